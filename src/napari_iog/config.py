@@ -17,7 +17,9 @@ def _from_dict(cls, d: dict):
     names = {f.name for f in fields(cls)}
     unknown = set(d) - names
     if unknown:
-        raise ValueError(f"{cls.__name__} got unknown fields {sorted(unknown)}; known: {sorted(names)}")
+        raise ValueError(
+            f"{cls.__name__} got unknown fields {sorted(unknown)}; known: {sorted(names)}"
+        )
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
     return cls(**kw)
 

@@ -94,7 +94,9 @@ class BBox:
 
     def clip(self, image_shape: tuple[int, int]) -> BBox:
         h, w = int(image_shape[0]), int(image_shape[1])
-        return BBox(max(self.row0, 0), max(self.col0, 0), min(self.row1, h - 1), min(self.col1, w - 1))
+        return BBox(
+            max(self.row0, 0), max(self.col0, 0), min(self.row1, h - 1), min(self.col1, w - 1)
+        )
 
     def as_tuple(self) -> tuple[int, int, int, int]:
         return (self.row0, self.col0, self.row1, self.col1)

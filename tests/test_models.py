@@ -1,0 +1,98 @@
+"""IOGNet unit tests on tiny random-init models: shapes, encode/decode split, profiles, bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from napari_iog.config import ModelConfig, PreprocessConfig
+from napari_iog.models import PROFILES, InputShapeError, build_model, get_profile, profile_of
+
+
+@pytest.mark.parametrize("name", ["iog-tiny", "iog-tiny-refine"])
+def test_forward_shapes_and_logits(name):
+    torch.manual_seed(0)
+    model = build_model(name).eval()
+    x = torch.rand(2, 5, 64, 64) * 255
+    with torch.inference_mode():
+        out = model(x)
+    assert len(out.coarse) == 4
+    for t in (*out.coarse, out.fine):
+        assert t.shape == (2, 1, 64, 64) and t.dtype == torch.float32
+        assert torch.isfinite(t).all()
+
+
+def test_decode_reuses_encoder_features_and_clicks_matter():
+    torch.manual_seed(0)
+    model = build_model("iog-tiny-refine").eval()
+    x = torch.rand(1, 5, 64, 64) * 255
+    clicks = torch.zeros(1, 2, 64, 64)
+    clicks[0, 0, 20:30, 20:30] = 255
+    with torch.inference_mode():
+        feats = model.encode(x)
+        full = model(x, clicks)
+        dec = model.decode(feats, clicks, out_size=(64, 64))
+        other = model.decode(feats, torch.zeros_like(clicks), out_size=(64, 64))
+        low = model.decode(feats, clicks)
+    torch.testing.assert_close(full.fine, dec.fine)
+    assert not torch.allclose(dec.fine, other.fine)  # the click branch changes the output
+    assert low.fine.shape == (1, 1, 16, 16)  # the /4 grid
+
+
+def test_refinement_default_clicks_are_the_initial_heatmaps():
+    torch.manual_seed(0)
+    model = build_model("iog-tiny-refine").eval()
+    x = torch.rand(1, 5, 64, 64) * 255
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x).fine, model(x, x[:, 3:5]).fine)
+
+
+def test_paper_profiles_have_official_sizes():
+    # counts from the official classes (reference/iog-method.md §1.5, §2)
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert n(build_model("iog-resnet101")) == 52_124_106
+    assert n(build_model("iog-resnet101-refine")) == 53_433_546
+
+
+def test_profiles_roundtrip():
+    for name, (m, p) in PROFILES.items():
+        assert profile_of(m) == name
+        assert ModelConfig.from_dict(m.to_dict()) == m
+        assert PreprocessConfig.from_dict(p.to_dict()) == p
+    with pytest.raises(ValueError, match="choose one of"):
+        get_profile("iog-resnet9000")
+
+
+@pytest.mark.parametrize(
+    "shape,msg",
+    [
+        ((1, 3, 64, 64), r"\[N, 5, S, S\]"),
+        ((5, 64, 64), r"\[N, 5, S, S\]"),
+        ((1, 5, 60, 64), "multiple of 16"),
+    ],
+)
+def test_bad_input_shapes(shape, msg):
+    model = build_model("iog-tiny").eval()
+    with pytest.raises(InputShapeError, match=msg):
+        model(torch.zeros(shape))
+
+
+def test_click_maps_errors():
+    plain = build_model("iog-tiny").eval()
+    with pytest.raises(ValueError, match="without the refinement branch"):
+        plain(torch.zeros(1, 5, 64, 64), torch.zeros(1, 2, 64, 64))
+    refine = build_model("iog-tiny-refine").eval()
+    feats = refine.encode(torch.zeros(1, 5, 64, 64))
+    with pytest.raises(ValueError, match="needs click_maps"):
+        refine.decode(feats)
+    with pytest.raises(InputShapeError):
+        refine.decode(feats, torch.zeros(1, 3, 64, 64))
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="Unknown backbone"):
+        ModelConfig(backbone="vgg16")
+    with pytest.raises(ValueError, match="multiple of 16"):
+        PreprocessConfig(crop_size=100)
+    with pytest.raises(ValueError, match="unknown fields"):
+        ModelConfig.from_dict({"backbone": "resnet18", "bogus": 1})
