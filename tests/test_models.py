@@ -39,6 +39,21 @@ def test_decode_reuses_encoder_features_and_clicks_matter():
     assert low.fine.shape == (1, 1, 16, 16)  # the /4 grid
 
 
+def test_cached_laterals_and_no_side_outputs_give_the_same_fine_output():
+    torch.manual_seed(0)
+    model = build_model("iog-tiny-refine").eval()
+    x = torch.rand(1, 5, 64, 64) * 255
+    clicks = torch.rand(1, 2, 64, 64) * 255
+    with torch.inference_mode():
+        feats = model.encode(x)
+        ref = model.decode(feats, clicks)
+        fast = model.decode(
+            feats, clicks, laterals=model.lateral_features(feats), side_outputs=False
+        )
+    assert fast.coarse == ()
+    torch.testing.assert_close(fast.fine, ref.fine, rtol=0, atol=1e-6)
+
+
 def test_refinement_default_clicks_are_the_initial_heatmaps():
     torch.manual_seed(0)
     model = build_model("iog-tiny-refine").eval()

@@ -78,15 +78,24 @@ class CoarseNet(nn.Module):
         )
         self.predict = nn.ModuleList(_SideOutput(channels) for _ in in_channels)
 
-    def forward(self, levels, size):
+    def lateral(self, i: int, level: torch.Tensor) -> torch.Tensor:
+        """The lateral branch of level ``i`` (cacheable for levels 1-3: they do not depend on
+        the clicks of a refinement net)."""
+        return self.laterals[i](level)
+
+    def forward(self, levels, size, laterals=None, side_outputs: bool = True):
+        """``laterals``: optional precomputed ``lateral(i, levels[i])`` for i = 1..3 (a refinement
+        click changes only level 0). ``side_outputs=False`` skips the 4 coarse heads (inference
+        uses only FineNet's output) and returns an empty logits list."""
         feats, logits = [], []
         up = None
         for i, level in enumerate(levels):
-            f = self.laterals[i](level)
+            f = laterals[i - 1] if (laterals is not None and i > 0) else self.laterals[i](level)
             if up is not None:
                 f = f + up
             feats.append(f)
-            logits.append(self.predict[i](f, size))
+            if side_outputs:
+                logits.append(self.predict[i](f, size))
             if i == 0:
                 up = f  # L0 and L1 are both /16: no upsampling between them
             elif i < len(levels) - 1:

@@ -75,13 +75,28 @@ class IOGNet(nn.Module):
         self._check(x, self.config.in_channels, "x")
         return self.backbone(x)
 
+    def lateral_features(self, feats: EncoderFeatures) -> tuple[torch.Tensor, ...]:
+        """CoarseNet's lateral maps of layer3, layer2, layer1: click-independent, so a predictor
+        can cache them with the encoder features and pass them to :meth:`decode`."""
+        c = self.Coarse_net
+        return (c.lateral(1, feats.layer3), c.lateral(2, feats.layer2), c.lateral(3, feats.layer1))
+
     def decode(
-        self, feats: EncoderFeatures, click_maps: torch.Tensor | None = None, out_size=None
+        self,
+        feats: EncoderFeatures,
+        click_maps: torch.Tensor | None = None,
+        out_size=None,
+        *,
+        laterals=None,
+        side_outputs: bool = True,
     ) -> IOGOutput:
         """PSP + CoarseNet + FineNet (+ RefinementBranch) on cached backbone features.
 
         ``out_size=None`` returns logits on the /4 grid (128x128 for 512 crops, as the official
         refinement forward does); otherwise they are bilinearly resized (align_corners=True).
+        ``laterals`` (from :meth:`lateral_features`) skips recomputing the click-independent
+        laterals; ``side_outputs=False`` returns ``coarse=()`` and skips the 4 coarse heads.
+        Neither changes the fine output.
         """
         top = feats.layer4
         if self.is_refinement:
@@ -93,7 +108,7 @@ class IOGNet(nn.Module):
             top = torch.cat([top, self.iog_points(click_maps)], dim=1)
         size = feats.layer1.shape[-2:]
         pyramid = [self.psp4(top), feats.layer3, feats.layer2, feats.layer1]
-        fmaps, coarse = self.Coarse_net(pyramid, size)
+        fmaps, coarse = self.Coarse_net(pyramid, size, laterals, side_outputs)
         fine = self.Fine_net(fmaps, size)
         if out_size is not None:
             coarse = [

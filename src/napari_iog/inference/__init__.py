@@ -1,0 +1,32 @@
+"""Inference: numpy images and Prompts in, MaskResults out (napari-free).
+
+Importing this package does not import torch; ``IOGPredictor`` loads it when it is built.
+
+- ``IOGPredictor`` - the IOG network (``set_image``, ``predict``, ``refine``, ``predict_batch``).
+- ``RandomWalkerPredictor``, ``BoxFillPredictor`` - classical baselines (no deep learning).
+- ``make_network_input`` - the one place that builds the 5-channel input and click maps.
+- ``to_network_rgb`` / ``ImageError`` - image conversion and its errors.
+- ``paste_labels`` - the label-image edit of a commit (for ``Labels.data_setitem``).
+"""
+
+from .classical import BoxFillPredictor, RandomWalkerPredictor
+from .image import ImageError, NetworkImage, to_network_rgb
+from .postprocess import COMMIT_MODES, LabelEdit, paste_labels
+from .predictor import IOGPredictor, PredictorStateError
+from .transforms import CropTransform, NetworkInput, make_network_input
+
+__all__ = [
+    "COMMIT_MODES",
+    "BoxFillPredictor",
+    "CropTransform",
+    "IOGPredictor",
+    "ImageError",
+    "LabelEdit",
+    "NetworkImage",
+    "NetworkInput",
+    "PredictorStateError",
+    "RandomWalkerPredictor",
+    "make_network_input",
+    "paste_labels",
+    "to_network_rgb",
+]

@@ -1,0 +1,272 @@
+"""IOGPredictor: numpy image + Prompt in, MaskResult out (``reference/iog-method.md`` §3, §6, §7).
+
+Typical use::
+
+    pred = IOGPredictor.from_weights("IOG_PASCAL_SBD_REFINEMENT")   # or (model, preprocess)
+    pred.set_image(image)                                 # [H, W] or [H, W, 3|4], any dtype
+    res = pred.predict(Prompt(BBox(r0, c0, r1, c1), inside=Click(r, c)))
+    res = pred.refine([Click(r, c, positive=False)])      # all correction clicks so far
+
+``predict`` runs backbone + head once and caches, for that object, the crop transform, the
+initial click maps and (refinement nets) the backbone features. ``refine`` on a refinement net
+re-runs only the head (click branch, PSP, decoders) on the updated click maps - never the
+backbone. A net without the refinement branch has no click input, so ``refine`` re-runs the
+whole net with the clicks merged into its guidance channels (positive into "inside", negative
+into "outside"); this is a documented fallback, not the paper's method.
+
+Devices: ``"auto"`` = CUDA, else Apple MPS, else CPU. AMP (fp16 autocast) only on CUDA. The
+model is put in eval mode (BatchNorm running stats) and run under ``torch.inference_mode``.
+torch is imported lazily; ``torch.set_num_threads`` is never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import PreprocessConfig
+from ..structures import MaskResult, Prompt, PromptError
+from .image import NetworkImage
+from .postprocess import finalize_mask
+from .transforms import (
+    CropTransform,
+    NetworkInput,
+    add_image_clicks,
+    as_clicks,
+    check_clicks_in_crop,
+    make_network_input,
+    validate_prompt,
+)
+
+
+class PredictorStateError(ValueError):
+    """A predictor method was called out of order; the message says what to call first."""
+
+
+def resolve_device(device="auto"):
+    """``"auto"`` -> cuda > mps > cpu; otherwise ``torch.device(device)``, checked to exist."""
+    import torch
+
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"Unknown device {device!r} ({exc}); use 'auto', 'cpu' or 'cuda'."
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but no CUDA GPU is available; use 'auto' or 'cpu'.")
+    return dev
+
+
+def check_batch_args(batch_size, on_error: str) -> None:
+    """ValueError unless ``batch_size >= 1`` and ``on_error`` is ``"raise"`` or ``"none"``."""
+    if on_error not in ("raise", "none"):
+        raise ValueError(f"on_error must be 'raise' or 'none', got {on_error!r}.")
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+
+
+class ImagePredictorBase:
+    """Shared image handling: ``set_image`` once, then many prompts on that plane."""
+
+    def __init__(self, preprocess: PreprocessConfig | None = None):
+        self.preprocess = preprocess or PreprocessConfig()
+        self._image: NetworkImage | None = None
+
+    def set_image(self, image, rgb: bool | None = None, contrast_limits=None) -> None:
+        """Prepare a 2D plane (``[H, W]`` or ``[H, W, 3|4]``, any numeric dtype; see
+        ``inference.image``). Forgets the current object. Raises ImageError for bad images."""
+        self._image = NetworkImage(image, rgb=rgb, contrast_limits=contrast_limits)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the current object (cached crop and features)."""
+
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        return None if self._image is None else self._image.shape
+
+    def _require_image(self) -> NetworkImage:
+        if self._image is None:
+            raise PredictorStateError("No image: call set_image(image) before predicting.")
+        return self._image
+
+
+@dataclass
+class _ObjectState:
+    prompt: Prompt  # box + inside only
+    net_input: NetworkInput
+    feats: object  # (EncoderFeatures, cached laterals) on the device (refinement nets), else None
+
+
+class IOGPredictor(ImagePredictorBase):
+    """Deep-learning IOG predictor around an ``IOGNet`` (``napari_iog.models``)."""
+
+    name = "IOG"
+    supports_refinement = True  # every IOG net takes clicks (see the module doc for how)
+
+    def __init__(
+        self,
+        model,
+        preprocess: PreprocessConfig | None = None,
+        device="auto",
+        amp=True,
+        optimize=True,
+    ):
+        """``optimize=True`` runs an eval-only copy with BatchNorm folded into the convs
+        (``models.fuse``; logits change by ~1e-5, 10-20% faster on CPU). ``self.model`` stays the
+        original (for saving / fine-tuning); build a new predictor after changing its weights."""
+        super().__init__(preprocess)
+        if not (hasattr(model, "encode") and hasattr(model, "decode")):
+            raise ValueError(
+                f"model must be an IOGNet (napari_iog.models.build_model), got {type(model).__name__}."
+            )
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        if optimize:
+            from ..models.fuse import optimize_for_inference
+
+            self._net = optimize_for_inference(self.model)
+        else:
+            self._net = self.model
+        self.amp = bool(amp) and self.device.type == "cuda"
+        self._state: _ObjectState | None = None
+
+    @classmethod
+    def from_weights(cls, source, device="auto", amp=True) -> IOGPredictor:
+        """Load weights (our checkpoint, an official ``.pth`` or a registry name) and wrap them."""
+        from ..models.checkpoint import load_model
+
+        dev = resolve_device(device)
+        loaded = load_model(source, device=str(dev))
+        return cls(loaded.model, loaded.preprocess, device=dev, amp=amp)
+
+    @property
+    def network(self):
+        """The module that actually runs (the BN-folded copy when ``optimize=True``)."""
+        return self._net
+
+    @property
+    def reuses_encoder(self) -> bool:
+        """True when ``refine`` skips the backbone (the model has the refinement branch)."""
+        return bool(getattr(self.model, "is_refinement", False))
+
+    def reset(self) -> None:
+        self._state = None
+
+    # ------------------------------------------------------------------------------ running
+    def _autocast(self):
+        import torch
+
+        return torch.autocast(device_type="cuda", dtype=torch.float16, enabled=self.amp)
+
+    def _tensor(self, arr: np.ndarray):
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).to(self.device)
+
+    def _encode(self, x: np.ndarray):
+        import torch
+
+        with torch.inference_mode(), self._autocast():
+            feats = self._net.encode(self._tensor(x))
+            laterals = self._net.lateral_features(feats) if self.reuses_encoder else None
+            return feats, laterals
+
+    def _decode(self, feats, click_maps: np.ndarray | None) -> np.ndarray:
+        """Head on cached features -> float32 probabilities ``[N, S, S]``."""
+        import torch
+
+        s = self.preprocess.crop_size
+        maps = self._tensor(click_maps) if self.reuses_encoder else None
+        feats, laterals = feats
+        with torch.inference_mode(), self._autocast():
+            out = self._net.decode(
+                feats, maps, out_size=(s, s), laterals=laterals, side_outputs=False
+            )
+            return torch.sigmoid(out.fine.float())[:, 0].cpu().numpy()
+
+    def _run(self, inputs: list[NetworkInput]) -> np.ndarray:
+        """Full net on a batch of inputs (clicks merged for nets without the click branch)."""
+        if self.reuses_encoder:
+            feats = self._encode(np.stack([ni.x for ni in inputs]))
+            return self._decode(feats, np.stack([ni.click_maps for ni in inputs]))
+        return self._decode(self._encode(np.stack([ni.merged() for ni in inputs])), None)
+
+    def _result(self, ni: NetworkInput, prob_crop: np.ndarray, prompt: Prompt) -> MaskResult:
+        prob, origin = ni.transform.paste(prob_crop)
+        seeds = [ni.transform.crop_to_image(ni.inside)[0]]
+        seeds += [(c.row, c.col) for c in prompt.clicks if c.positive]
+        pre = self.preprocess
+        return finalize_mask(
+            prob, origin, ni.transform.image_shape, prompt, pre.threshold, pre.clip_to_box, seeds
+        )
+
+    # --------------------------------------------------------------------------- public API
+    def predict(self, prompt: Prompt) -> MaskResult:
+        """Segment one object. ``prompt``: box (+ inside click, + correction clicks) in image
+        ``(row, col)``. Becomes the current object for :meth:`refine`. Raises PromptError for
+        an unusable prompt, PredictorStateError before :meth:`set_image`."""
+        image = self._require_image()
+        ni = make_network_input(image, prompt, self.preprocess)
+        base = Prompt(prompt.box, prompt.inside)
+        if self.reuses_encoder:
+            feats = self._encode(ni.x[None])
+            self._state = _ObjectState(base, ni, feats)
+            prob = self._decode(feats, ni.click_maps[None])
+        else:
+            self._state = _ObjectState(base, ni, None)
+            prob = self._run([ni])
+        return self._result(ni, prob[0], prompt)
+
+    def refine(self, clicks) -> MaskResult:
+        """Re-segment the current object with ``clicks`` = all correction clicks so far (image
+        ``(row, col)``, positive or negative, in order). Refinement nets reuse the cached
+        backbone features. Raises PromptError for clicks outside the object's crop,
+        PredictorStateError before :meth:`predict`."""
+        self._require_image()
+        st = self._state
+        if st is None:
+            raise PredictorStateError("No current object: call predict(prompt) before refine().")
+        clicks = as_clicks(clicks)
+        t = st.net_input.transform
+        check_clicks_in_crop(clicks, t)
+        maps = add_image_clicks(st.net_input.x[3:5], clicks, t, self.preprocess.sigma)
+        ni = NetworkInput(st.net_input.x, maps, t, st.net_input.inside)
+        if self.reuses_encoder:
+            prob = self._decode(st.feats, maps[None])
+        else:
+            prob = self._run([ni])
+        return self._result(ni, prob[0], st.prompt.with_clicks(clicks))
+
+    def predict_batch(self, prompts, batch_size: int = 8, on_error: str = "raise") -> list:
+        """Segment many objects of the current image, ``batch_size`` crops per network call
+        (harvesting). Does not change the current object. ``on_error="raise"`` raises
+        PromptError naming the bad prompt's index; ``"none"`` puts None in its place."""
+        image = self._require_image()
+        check_batch_args(batch_size, on_error)
+        prompts = list(prompts)
+        results: list = [None] * len(prompts)
+        valid = []  # validate everything first (cheap); build inputs chunk by chunk (memory)
+        for i, p in enumerate(prompts):
+            try:
+                validate_prompt(p, image.shape)
+                pre = self.preprocess
+                t = CropTransform.from_box(p.box, image.shape, pre.relax, pre.crop_size)
+                check_clicks_in_crop(p.clicks, t)
+                valid.append(i)
+            except PromptError as exc:
+                if on_error == "raise":
+                    raise PromptError(f"Prompt {i}: {exc}") from None
+        for start in range(0, len(valid), int(batch_size)):
+            chunk = valid[start : start + int(batch_size)]
+            inputs = [make_network_input(image, prompts[i], self.preprocess) for i in chunk]
+            for i, ni, prob in zip(chunk, inputs, self._run(inputs)):
+                results[i] = self._result(ni, prob, prompts[i])
+        return results
