@@ -14,6 +14,12 @@ CORE = [
     "napari_iog.models.weights",
     "napari_iog.inference",
     "napari_iog.cli",
+    "napari_iog.harvest",
+    "napari_iog.cli.harvest",
+    "napari_iog.data",
+    "napari_iog.training",
+    "napari_iog.evaluation",
+    "napari_iog.propagation",
 ]
 
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from napari_iog.config import ModelConfig, PreprocessConfig
+from napari_iog.fileio import atomic_write  # noqa: F401  (re-exported)
 from napari_iog.models.statedict import (  # noqa: F401  (CheckpointError & co. are public here)
     CheckpointError,
     as_state_dict,
@@ -59,23 +59,6 @@ def _json_clean(meta: dict) -> dict:
             f"Checkpoint meta must be JSON-able (str, numbers, lists, dicts): {exc}. "
             "Convert arrays with .tolist() and paths with str()."
         ) from None
-
-
-def atomic_write(path: str | os.PathLike, write) -> Path:
-    """Call ``write(fileobj)`` on a temp file next to ``path``, then ``os.replace`` it in place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_checkpoint(path, model, preprocess: PreprocessConfig, meta: dict | None = None) -> Path:

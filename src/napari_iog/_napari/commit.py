@@ -1,0 +1,111 @@
+"""Commit masks into a napari Labels layer through ``Labels.data_setitem`` (undoable).
+
+Every commit is ONE napari undo step (Ctrl+Z / Ctrl+Shift+Z): the pixels to write come from the
+core's ``paste_labels`` (commit modes keep / overwrite / background); editing an existing id also
+clears that id's pixels the new mask no longer covers, in the same step. Propagation commits many
+slices as one step (``labels.block_history()``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from napari.layers import Image, Labels
+
+from napari_iog._napari.layers import LABELS_NAME, spatial_shape
+from napari_iog.inference.postprocess import COMMIT_MODES, paste_labels
+from napari_iog.structures import MaskResult
+
+
+class CommitError(ValueError):
+    """A commit that cannot be done (no result, wrong labels shape); the message says what to do."""
+
+
+def make_labels_layer(viewer, image: Image, name: str = LABELS_NAME) -> Labels:
+    """A new empty Labels layer matching ``image`` (spatial shape, scale, translate)."""
+    shape = spatial_shape(image)
+    data = np.zeros(shape, dtype=np.uint32)
+    return viewer.add_labels(data, name=name, scale=image.scale, translate=image.translate)
+
+
+def check_labels(labels: Labels, image: Image) -> None:
+    """Raise :class:`CommitError` unless ``labels`` can hold objects of ``image``."""
+    want = spatial_shape(image)
+    got = tuple(int(s) for s in labels.data.shape)
+    if labels.multiscale:
+        raise CommitError(f"'{labels.name}' is multiscale; pick or create a plain Labels layer.")
+    if got != want:
+        raise CommitError(
+            f"Labels layer '{labels.name}' has shape {got} but image '{image.name}' has "
+            f"{want}: pick a Labels layer of the image's shape or choose '<new labels layer>'."
+        )
+
+
+def next_id(labels: Labels) -> int:
+    """The next free instance id (max + 1; 1 for an empty layer)."""
+    data = labels.data
+    return int(np.max(data)) + 1 if data.size else 1
+
+
+def _edit_indices(labels: Labels, leading, result: MaskResult, value: int, mode: str):
+    edit = paste_labels(labels.data, result, value, mode, plane=leading if leading else None)
+    return list(edit.index), edit.new_values
+
+
+def _stale_indices(labels: Labels, leading, result: MaskResult, edit_id: int):
+    """Pixels of ``edit_id`` on the plane that the new mask does not cover (to be cleared)."""
+    plane = labels.data[tuple(leading)] if leading else labels.data
+    rr, cc = np.nonzero(np.asarray(plane) == edit_id)
+    if rr.size:
+        keep = np.zeros(rr.shape, dtype=bool)
+        (wr, wc) = result.window
+        inside = (rr >= wr.start) & (rr < wr.stop) & (cc >= wc.start) & (cc < wc.stop)
+        keep[inside] = result.mask[rr[inside] - wr.start, cc[inside] - wc.start]
+        rr, cc = rr[~keep], cc[~keep]
+    index = [np.full(rr.shape, p, dtype=np.intp) for p in leading] + [rr, cc]
+    return index, np.zeros(rr.shape, dtype=labels.data.dtype)
+
+
+def commit_result(
+    labels: Labels,
+    leading: tuple[int, ...],
+    result: MaskResult | None,
+    value: int,
+    mode: str = "keep",
+    edit_id: int | None = None,
+) -> int:
+    """Write ``result`` on slice ``leading`` of ``labels`` as ``value`` (one undo step).
+
+    ``edit_id``: the object being edited; its pixels outside the new mask on this slice are set
+    to 0 (only that id is touched). Returns the number of pixels changed.
+    """
+    if result is None or result.area == 0:
+        raise CommitError("Nothing to commit: segment an object first (the preview is empty).")
+    if mode not in COMMIT_MODES:
+        raise CommitError(f"Unknown commit mode {mode!r}; choose one of {COMMIT_MODES}.")
+    if labels.data.ndim != len(leading) + 2:
+        raise CommitError(
+            f"Labels layer '{labels.name}' has {labels.data.ndim} dims; the object lives on a "
+            f"{len(leading) + 2}D image. Pick a Labels layer of the image's shape."
+        )
+    try:
+        index, values = _edit_indices(labels, leading, result, int(value), mode)
+    except ValueError as err:
+        raise CommitError(str(err)) from err
+    if edit_id:
+        s_index, s_values = _stale_indices(labels, leading, result, int(edit_id))
+        index = [np.concatenate([a, b]) for a, b in zip(s_index, index)]
+        values = np.concatenate([s_values, values.astype(labels.data.dtype)])
+    n = int(values.size)
+    if n:
+        labels.data_setitem(tuple(index), values)
+    return n
+
+
+def commit_many(labels: Labels, items, value: int, mode: str = "keep") -> int:
+    """Commit ``[(leading, MaskResult), ...]`` as one undo step; returns pixels changed."""
+    total = 0
+    with labels.block_history():
+        for leading, result in items:
+            if result is not None and result.area:
+                total += commit_result(labels, tuple(leading), result, value, mode)
+    return total

@@ -1,0 +1,299 @@
+"""IOG fine-tuning dock widget: train on the open Image + Labels layers in a thread worker.
+
+The objects of the chosen Labels layer (2D or a stack; unannotated slices are skipped) are the
+training set. Training runs in a thread worker: live loss / validation IoU, progress, Cancel
+(keeps the last good checkpoint). The best checkpoint is then loaded into the IOG Annotator (if
+open). Tests: set values, call :meth:`FinetuneWidget.start`, wait for ``state`` != "running".
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from napari.layers import Image, Labels
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .workers import start_worker
+
+
+def default_output() -> Path:
+    """A new checkpoint path in the weights cache (the annotator lists it as 'fine-tuned')."""
+    from napari_iog.models.weights import cache_dir
+
+    return cache_dir() / "checkpoints" / f"finetuned-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+
+
+def _layer_array(layer) -> np.ndarray:
+    data = layer.data
+    if getattr(layer, "multiscale", False):
+        data = data[0]
+    return np.asarray(data)
+
+
+def train_job(
+    image,
+    labels,
+    profile: str,
+    cfg,
+    out: Path,
+    cancel: threading.Event,
+    weights: str | None,
+    names: dict,
+):
+    """Generator run in the worker: yields ``("info", text)``, ``TrainEvent``s, and finally
+    ``("loaded", (predictor, checkpoint path))`` or ``("nothing", text)``."""
+    from napari_iog.data.datasets import ObjectDataset
+    from napari_iog.inference import IOGPredictor
+    from napari_iog.models import build_model
+    from napari_iog.models.checkpoint import load_model
+    from napari_iog.training import TrainingError, finetune
+    from napari_iog.training.presets import resolve_profile
+
+    if weights:
+        loaded = load_model(weights, device="cpu")
+        model, pre = loaded.model, loaded.preprocess
+    else:
+        mc, pre = resolve_profile(profile)
+        model = build_model(mc)
+    ds = ObjectDataset.from_arrays(image, labels, pre, min_area=cfg.min_area)
+    yield ("info", ds.describe())
+    if len(ds) == 0:
+        raise TrainingError(
+            f"0 objects to train on (all smaller than {cfg.min_area} px). Commit more objects or "
+            "lower 'min area'."
+        )
+    train, val = ds.split(cfg.val_fraction, seed=cfg.seed) if len(ds) >= 4 else (ds, None)
+    meta = {
+        "data": {"image_layer": names["image"], "labels_layer": names["labels"]},
+        "init": weights or f"random init ({profile})",
+        "n_objects": len(ds),
+    }
+    last = None
+    for ev in finetune(model, pre, train, val, cfg, out=out, meta=meta, cancel=cancel.is_set):
+        last = ev
+        yield ev
+    if out.exists():
+        loaded = load_model(out, device="cpu")
+        yield (
+            "loaded",
+            (IOGPredictor(loaded.model, loaded.preprocess, device="auto"), out, last.kind),
+        )
+    else:
+        yield ("nothing", f"{last.kind}: no checkpoint was written (stopped before epoch 1 ended).")
+
+
+class FinetuneWidget(QWidget):
+    """Dock widget; ``state`` is "idle" | "running" | "done" | "cancelled" | "error"."""
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        from napari_iog.training.presets import profile_names
+
+        self.viewer = napari_viewer
+        self.state = "idle"
+        self.checkpoint: Path | None = None
+        self.history: list = []
+        self._cancel = threading.Event()
+        self._worker = None
+        self.image_combo, self.labels_combo = QComboBox(), QComboBox()
+        self.profile_combo = QComboBox()
+        self.profile_combo.addItems(profile_names())
+        self.weights_edit = QLineEdit()
+        self.weights_edit.setPlaceholderText("(empty = train from scratch)")
+        self.minutes = QDoubleSpinBox(minimum=0.0, maximum=24 * 60.0, value=10.0, suffix=" min")
+        self.epochs = QSpinBox(minimum=1, maximum=100_000, value=200)
+        self.samples = QSpinBox(minimum=2, maximum=100_000, value=128)
+        self.batch = QSpinBox(minimum=2, maximum=256, value=8)
+        self.min_area = QSpinBox(minimum=0, maximum=10**7, value=50)
+        self.lr = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=1.0, value=2e-3, singleStep=1e-4)
+        self.freeze = QCheckBox("freeze backbone")
+        self.out_edit = QLineEdit(str(default_output()))
+        self.start_btn, self.cancel_btn = QPushButton("Train"), QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        self.progress = QProgressBar()
+        self.status = QLabel("Pick an image and the Labels layer with your objects, then Train.")
+        self.status.setWordWrap(True)
+        form = QFormLayout()
+        for label, w in [
+            ("image", self.image_combo),
+            ("labels", self.labels_combo),
+            ("profile", self.profile_combo),
+            ("start from weights", self.weights_edit),
+            ("time budget", self.minutes),
+            ("max epochs", self.epochs),
+            ("samples / epoch", self.samples),
+            ("batch size", self.batch),
+            ("min area (px)", self.min_area),
+            ("learning rate", self.lr),
+            ("", self.freeze),
+            ("save to", self.out_edit),
+        ]:
+            form.addRow(label, w)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_btn)
+        buttons.addWidget(self.cancel_btn)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addLayout(buttons)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        self.start_btn.clicked.connect(self.start)
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.viewer.layers.events.inserted.connect(self._refresh)
+        self.viewer.layers.events.removed.connect(self._refresh)
+        self._refresh()
+
+    # ----------------------------------------------------------------------------- layers
+    def _refresh(self, event=None) -> None:
+        for combo, kind in ((self.image_combo, Image), (self.labels_combo, Labels)):
+            current = combo.currentText()
+            combo.clear()
+            combo.addItems([ly.name for ly in self.viewer.layers if isinstance(ly, kind)])
+            if current:
+                combo.setCurrentText(current)
+
+    def _config(self):
+        from napari_iog.training import FinetuneConfig
+
+        return FinetuneConfig(
+            epochs=self.epochs.value(),
+            samples_per_epoch=self.samples.value(),
+            batch_size=self.batch.value(),
+            lr=self.lr.value(),
+            min_area=self.min_area.value(),
+            freeze_backbone=self.freeze.isChecked(),
+            max_minutes=self.minutes.value() or None,
+            val_fraction=0.15,
+        )
+
+    # ----------------------------------------------------------------------------- actions
+    def start(self) -> None:
+        if self.state == "running":
+            return
+        try:
+            image = self.viewer.layers[self.image_combo.currentText()]
+            labels = self.viewer.layers[self.labels_combo.currentText()]
+        except (KeyError, ValueError):
+            self._fail("Open an Image layer and a Labels layer with annotated objects first.")
+            return
+        img, lab = _layer_array(image), _layer_array(labels)
+        if lab.shape != img.shape[: lab.ndim]:
+            self._fail(
+                f"Image {img.shape} and labels {lab.shape} differ in shape: pick the matching pair."
+            )
+            return
+        if not lab.any():
+            self._fail(f"'{labels.name}' is empty: commit some objects with the annotator first.")
+            return
+        try:
+            cfg = self._config()
+        except ValueError as err:
+            self._fail(str(err))
+            return
+        out = Path(self.out_edit.text()).expanduser()
+        self._cancel.clear()
+        self.history.clear()
+        self.state = "running"
+        self.start_btn.setEnabled(False)
+        self.cancel_btn.setEnabled(True)
+        self.progress.setValue(0)
+        self.status.setText("Preparing the objects...")
+        names = {"image": image.name, "labels": labels.name}
+        self._worker = start_worker(
+            train_job,
+            img,
+            lab,
+            self.profile_combo.currentText(),
+            cfg,
+            out,
+            self._cancel,
+            self.weights_edit.text().strip() or None,
+            names,
+            on_yielded=self._on_event,
+            on_error=self._on_error,
+            on_finished=self._on_finished,
+        )
+
+    def cancel(self) -> None:
+        """Stop after the current step; the last good checkpoint stays on disk."""
+        if self.state == "running":
+            self._cancel.set()
+            self.status.setText("Cancelling after this step...")
+
+    # ----------------------------------------------------------------------------- callbacks
+    def _on_event(self, ev) -> None:
+        if isinstance(ev, tuple):
+            kind, payload = ev
+            if kind == "info":
+                self.status.setText(f"Training on {payload}")
+            elif kind == "loaded":
+                predictor, path, how = payload
+                self.checkpoint = Path(path)
+                annot = self._annotator()
+                where = (
+                    "loaded into the IOG Annotator"
+                    if annot is not None
+                    else "open the IOG Annotator to use it"
+                )
+                if annot is not None:
+                    annot.set_predictor(predictor, f"IOG fine-tuned {Path(path).name}")
+                self.state = "cancelled" if how == "cancelled" else "done"
+                show_info(f"Fine-tuning {how}: best checkpoint {path} ({where}).")
+                self.status.setText(f"{how}: {path} - {where}.")
+            elif kind == "nothing":
+                self.state = "cancelled"
+                self.status.setText(payload)
+            return
+        if ev.kind == "step":
+            self.progress.setMaximum(ev.total_steps)
+            self.progress.setValue(ev.step)
+            self.status.setText(
+                f"step {ev.step}/{ev.total_steps}  loss {ev.loss:.3f}  best val IoU "
+                f"{max(ev.best_val, 0):.3f}  ({ev.seconds:.0f} s)"
+            )
+        elif ev.kind == "epoch":
+            self.history.append(ev)
+
+    def _on_error(self, err) -> None:
+        self._fail(str(err))
+
+    def _on_finished(self) -> None:
+        self._worker = None
+        self.start_btn.setEnabled(True)
+        self.cancel_btn.setEnabled(False)
+        if self.state == "running":  # generator ended without a final message
+            self.state = "cancelled" if self._cancel.is_set() else "done"
+
+    def _fail(self, msg: str) -> None:
+        self.state = "error"
+        self.status.setText(msg)
+        show_error(msg)
+
+    def _annotator(self):
+        from .widget import AnnotatorWidget
+
+        for w in self.viewer.window.dock_widgets.values():
+            if isinstance(w, AnnotatorWidget):
+                return w
+            inner = getattr(w, "widget", None)
+            inner = inner() if callable(inner) else inner
+            if isinstance(inner, AnnotatorWidget):
+                return inner
+        return None

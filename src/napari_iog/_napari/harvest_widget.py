@@ -1,0 +1,209 @@
+"""napari entry of harvesting: every box of a Shapes layer on the current slice -> masks in one
+Labels layer ("IOG harvest"), computed in a thread worker with a progress bar.
+
+The boxes are the bounding boxes of the shapes (rectangles, or any shape) lying on the image's
+current slice, converted from world to image pixels through ``layers.world_to_pixel`` (the one
+conversion place). Masks are committed in ONE undoable step (``Labels.data_setitem`` under
+``block_history``), keep-existing mode (labels already there are never overwritten), new ids from
+max + 1 in shape order; where new masks overlap, the smaller object wins.
+The model is the same per-process cache as the dask workers (``harvest.predict.cached_predictor``).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from magicgui.widgets import (
+    CheckBox,
+    Container,
+    Label,
+    LineEdit,
+    PushButton,
+    SpinBox,
+    create_widget,
+)
+from napari.layers import Image, Labels, Shapes
+from napari.utils import progress
+from napari.utils.notifications import show_error, show_info
+
+from napari_iog._napari.commit import check_labels, commit_result, make_labels_layer, next_id
+from napari_iog._napari.layers import current_leading, plane, world_to_pixel
+from napari_iog._napari.workers import start_worker
+from napari_iog.harvest.plan import BoxRecord, Issue
+from napari_iog.harvest.predict import BoxMask, cached_predictor, check_boxes, iter_box_masks
+from napari_iog.structures import BBox, MaskResult, Prompt
+
+HARVEST_LABELS_NAME = "IOG harvest"
+
+
+def shapes_to_records(shapes: Shapes, image: Image, leading: tuple[int, ...]) -> list[BoxRecord]:
+    """Boxes (inclusive pixel ``BBox``) of the shapes on slice ``leading``; ``ann_id`` = shape
+    index + 1. Shapes on other slices are left out."""
+    out = []
+    for i, verts in enumerate(shapes.data):
+        pix = [world_to_pixel(image, shapes.data_to_world(v)) for v in verts]
+        if any(p[0] != tuple(leading) for p in pix):
+            continue
+        rows, cols = [p[1] for p in pix], [p[2] for p in pix]
+        box = BBox.from_corners((min(rows), min(cols)), (max(rows), max(cols)))
+        xywh = (float(box.col0), float(box.row0), float(box.width), float(box.height))
+        out.append(BoxRecord(i + 1, box, 1, xywh))
+    return out
+
+
+@dataclass(frozen=True)
+class HarvestOutcome:
+    """The last item a :func:`harvest_job` yields: the masks and the boxes that got none."""
+
+    masks: list
+    issues: list
+
+
+def harvest_job(weights: str, image_plane, records, batch_size: int, two_stage: bool, cancel):
+    """Generator run in the worker: yields the number of boxes finished per batch (int), then one
+    :class:`HarvestOutcome` (the generator's last item, so any worker wrapper passes it on)."""
+    predictor, lock = cached_predictor(weights, "auto", True)
+    masks: list[BoxMask] = []
+    with lock:
+        image_plane = np.asarray(image_plane)
+        predictor.set_image(image_plane)
+        ok, issues = check_boxes(records, image_plane.shape[:2])
+        yield len(issues)
+        for batch in iter_box_masks(predictor, ok, batch_size, two_stage, cancel=cancel):
+            for item in batch:
+                (issues if isinstance(item, Issue) else masks).append(item)
+            yield len(batch)
+    yield HarvestOutcome(masks, issues)
+
+
+def commit_masks(labels: Labels, leading, masks: list[BoxMask], shape) -> int:
+    """Write ``masks`` into ``labels`` as one undo step (see module doc); returns masks written."""
+    base = next_id(labels)
+    ids = {bm.record.ann_id: base + i for i, bm in enumerate(masks)}
+    written = 0
+    with labels.block_history():
+        for bm in sorted(masks, key=lambda m: (int(m.mask.sum()), m.record.ann_id)):
+            if not bm.mask.any():
+                continue
+            res = MaskResult(
+                bm.mask.astype(np.float32), bm.mask, bm.origin, tuple(shape), Prompt(bm.record.box)
+            )
+            commit_result(labels, tuple(leading), res, ids[bm.record.ann_id], "keep")
+            written += 1
+    return written
+
+
+class HarvestWidget(Container):
+    """Harvest masks for all boxes of a Shapes layer on the current image slice."""
+
+    def __init__(self, napari_viewer):
+        self.viewer = napari_viewer
+        self._image = create_widget(annotation=Image, label="image")
+        self._shapes = create_widget(annotation=Shapes, label="boxes")
+        self._weights = LineEdit(label="weights", tooltip="checkpoint path or weights name")
+        self._batch = SpinBox(label="batch size", value=8, min=1, max=512)
+        self._two_stage = CheckBox(text="two-stage (2nd pass from the first mask)", value=False)
+        self._run_btn = PushButton(text="Harvest boxes")
+        self._cancel_btn = PushButton(text="Cancel", enabled=False)
+        self._status = Label(value="")
+        super().__init__(
+            widgets=[
+                self._image,
+                self._shapes,
+                self._weights,
+                self._batch,
+                self._two_stage,
+                self._run_btn,
+                self._cancel_btn,
+                self._status,
+            ]
+        )
+        self._run_btn.changed.connect(self.run)
+        self._cancel_btn.changed.connect(self.cancel)
+        self._cancel_flag = threading.Event()
+        self.worker = None
+        self._pbar = None
+        for ev in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
+            ev.connect(self.reset_choices)
+
+    def cancel(self, *_):
+        self._cancel_flag.set()
+
+    def run(self, *_):
+        """Start harvesting (returns the worker; results land on the main thread)."""
+        image, shapes = self._image.value, self._shapes.value
+        weights = self._weights.value.strip()
+        if image is None or shapes is None:
+            show_error("Pick an image layer and a Shapes layer with boxes.")
+            return None
+        if not weights:
+            show_error("Give the weights: a checkpoint path or a weights name.")
+            return None
+        leading = current_leading(self.viewer, image)
+        records = shapes_to_records(shapes, image, leading)
+        if not records:
+            show_error(f"'{shapes.name}' has no shapes on the current slice of '{image.name}'.")
+            return None
+        self._cancel_flag.clear()
+        self._pbar = progress(total=len(records), desc="IOG harvest")
+        self._run_btn.enabled, self._cancel_btn.enabled = False, True
+        self._status.value = f"harvesting {len(records)} boxes..."
+        self.worker = start_worker(
+            harvest_job,
+            weights,
+            plane(image, leading),
+            records,
+            int(self._batch.value),
+            bool(self._two_stage.value),
+            self._cancel_flag.is_set,
+            on_yielded=lambda item: self._yielded(item, image, leading),
+            on_error=self._failed,
+            on_finished=self._finished,
+        )
+        return self.worker
+
+    def _output_layer(self, image: Image) -> Labels:
+        if HARVEST_LABELS_NAME in self.viewer.layers:
+            layer = self.viewer.layers[HARVEST_LABELS_NAME]
+            if isinstance(layer, Labels):
+                check_labels(layer, image)
+                return layer
+        return make_labels_layer(self.viewer, image, HARVEST_LABELS_NAME)
+
+    def _yielded(self, item, image: Image, leading) -> None:
+        if isinstance(item, HarvestOutcome):
+            self._done(item, image, leading)
+        elif self._pbar is not None:
+            self._pbar.update(item)
+
+    def _done(self, outcome: HarvestOutcome, image: Image, leading) -> None:
+        masks, issues = outcome.masks, outcome.issues
+        try:
+            labels = self._output_layer(image)
+            shape = labels.data.shape[-2:]
+            n = commit_masks(labels, leading, masks, shape)
+        except ValueError as err:
+            show_error(str(err))
+            return
+        msg = f"IOG harvest: {n} masks written to '{HARVEST_LABELS_NAME}'"
+        if issues:
+            reasons: dict[str, int] = {}
+            for i in issues:
+                reasons[i.reason] = reasons.get(i.reason, 0) + 1
+            msg += "; not done: " + ", ".join(f"{v} x {k}" for k, v in sorted(reasons.items()))
+        if self._cancel_flag.is_set():
+            msg += " (cancelled: the remaining boxes were not run)"
+        self._status.value = msg
+        show_info(msg)
+
+    def _failed(self, err) -> None:
+        self._status.value = f"failed: {err}"
+        show_error(f"IOG harvest failed: {err}")
+
+    def _finished(self) -> None:
+        if self._pbar is not None:
+            self._pbar.close()
+            self._pbar = None
+        self._run_btn.enabled, self._cancel_btn.enabled = True, False

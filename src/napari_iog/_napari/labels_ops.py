@@ -1,0 +1,136 @@
+"""The Labels side of the annotator: target layer, commit (one undo step each), napari undo/redo
+of commits, and editing an existing object. Mixed into
+:class:`~napari_iog._napari.controller.AnnotatorController` (uses its ``viewer``, ``image``,
+``session``, ``points``, ``box``, ``leading`` and settings).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from napari.layers import Labels
+from napari.utils.notifications import show_info, show_warning
+
+from napari_iog._napari import layers as L
+from napari_iog._napari.commit import (
+    CommitError,
+    check_labels,
+    commit_result,
+    make_labels_layer,
+    next_id,
+)
+from napari_iog._napari.provenance import record_commit
+from napari_iog.inference.session import prompt_from_mask
+
+NEW_LABELS = "<new labels layer>"
+
+
+class LabelsOps:
+    """Commit / undo / edit actions (a mixin of AnnotatorController)."""
+
+    def target_labels(self, create: bool = True) -> Labels | None:
+        name = self.labels_name
+        if name != NEW_LABELS and name in self.viewer.layers:
+            layer = self.viewer.layers[name]
+            if isinstance(layer, Labels):
+                return layer
+        if not create or self.image is None:
+            return None
+        layer = make_labels_layer(self.viewer, self.image)
+        self.labels_name = layer.name
+        if self.on_labels_created is not None:
+            self.on_labels_created(layer.name)
+        return layer
+
+    def commit(self) -> int | None:
+        """Write the preview into the target Labels layer (one undo step). Returns the value
+        written, or None with a notification when there is nothing to commit."""
+        result = self.session.result
+        if self.busy:
+            show_info("Still segmenting; commit again when the preview is up to date.")
+            return None
+        try:
+            if result is None or result.area == 0:
+                raise CommitError(
+                    "Nothing to commit: segment an object first (the preview is empty)."
+                )
+            labels = self.target_labels()
+            check_labels(labels, self.image)
+            value = self._commit_value(labels)
+            n = commit_result(labels, self.leading, result, value, self.mode, self.edit_id)
+        except (CommitError, ValueError) as err:
+            show_warning(str(err))
+            return None
+        kind = "edit" if self.edit_id else "commit"
+        record_commit(
+            labels,
+            value=value,
+            kind=kind,
+            leading=self.leading,
+            prompt=result.prompt,
+            image_name=self.image.name,
+            predictor=self.predictor_name,
+            mode=self.mode,
+            semantic=self.semantic,
+            pixels=n,
+        )
+        self.last_commit = (labels, self.leading, result, value)
+        self._status(
+            f"Committed {n} px as {'class' if self.semantic else 'id'} {value} in '{labels.name}'."
+        )
+        self.clear()
+        self.viewer.layers.selection.active = self.points
+        return value
+
+    def _commit_value(self, labels: Labels) -> int:
+        if self.edit_id:
+            return int(self.edit_id)
+        if self.semantic:
+            return int(self.class_value)
+        return int(self.label_id) if self.label_id else next_id(labels)
+
+    def undo_commit(self) -> None:
+        labels = self.target_labels(create=False)
+        if labels is not None:
+            labels.undo()
+
+    def redo_commit(self) -> None:
+        labels = self.target_labels(create=False)
+        if labels is not None:
+            labels.redo()
+
+    def edit_label(self, label_id: int | None = None) -> bool:
+        """Start editing object ``label_id`` of the target Labels layer on the current slice
+        (default: the id under the last click). Its mask seeds the box and the inside click."""
+        labels = self.target_labels(create=False)
+        if self.image is None or labels is None:
+            show_warning("Pick an image and a Labels layer that holds the object to edit.")
+            return False
+        placed = self._placed()
+        leading = self._object_leading(placed)
+        try:
+            check_labels(labels, self.image)
+        except CommitError as err:
+            show_warning(str(err))
+            return False
+        plane = np.asarray(labels.data[leading] if leading else labels.data)
+        if not label_id and placed:
+            p = placed[-1]
+            r, c = int(round(p.row)), int(round(p.col))
+            label_id = (
+                int(plane[r, c]) if 0 <= r < plane.shape[0] and 0 <= c < plane.shape[1] else 0
+            )
+        mask = plane == int(label_id or 0)
+        if not label_id or not mask.any():
+            show_warning(
+                f"Label {label_id} is not on this slice of '{labels.name}': pick an id that is."
+            )
+            return False
+        self.clear()
+        self.leading = leading
+        self.edit_id = int(label_id)
+        prompt = prompt_from_mask(mask, margin=5)
+        L.write_prompt(self.points, self.box, self.image, leading, prompt)
+        self._update_next_role()
+        self._status(f"Editing id {label_id}: correct with clicks, commit replaces that id only.")
+        self.update()
+        return True

@@ -1,0 +1,97 @@
+"""Which predictor the annotator uses: IOG weights (registry names, local files, our fine-tuned
+checkpoints) or the classical random-walker fallback that works with no weights at all.
+
+Loading runs in a worker (see ``workers.py``); this module only lists choices and builds the
+predictor. torch is imported lazily (inside :func:`load_predictor`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CLASSICAL = "classical"
+DEVICES = ("auto", "cuda", "mps", "cpu")
+
+
+@dataclass(frozen=True)
+class WeightsChoice:
+    """One entry of the weights picker. ``source`` goes to ``load_model``; ``ready`` = on disk."""
+
+    label: str
+    source: str
+    ready: bool
+    hint: str = ""
+
+
+def classical_choice() -> WeightsChoice:
+    return WeightsChoice(
+        "Classical: random walker (no IOG weights)",
+        CLASSICAL,
+        True,
+        "Not IOG: a scikit-image random walker seeded by the box and clicks. Use it to "
+        "bootstrap the first objects, then fine-tune IOG on them.",
+    )
+
+
+def weight_choices() -> list[WeightsChoice]:
+    """IOG weights known on this machine (cached first), then the classical fallback."""
+    out = []
+    try:
+        from napari_iog.models.weights import list_weights
+
+        rows = list_weights()
+    except Exception as err:  # noqa: BLE001 - a broken registry must not break the widget
+        rows = []
+        out.append(WeightsChoice(f"(weights registry unavailable: {err})", "", False))
+    for w in sorted(rows, key=lambda w: (not w.cached, w.kind != "checkpoint", w.name)):
+        tag = (
+            "fine-tuned" if w.kind == "checkpoint" else ("cached" if w.cached else "not downloaded")
+        )
+        hint = w.description or ""
+        if not w.cached:
+            hint = (
+                f"{w.name} is not on this machine. Run `napari-iog weights fetch {w.name}` "
+                "(online), or `napari-iog weights import FILE` for a file you copied; or use "
+                "'Local file...' or the classical predictor."
+            )
+        out.append(WeightsChoice(f"IOG: {w.name} ({tag})", w.name, bool(w.cached), hint))
+    out.append(classical_choice())
+    return out
+
+
+def best_available() -> WeightsChoice:
+    """The choice to preselect: the first cached IOG weights, else the classical predictor."""
+    for c in weight_choices():
+        if c.ready and c.source:
+            return c
+    return classical_choice()
+
+
+def load_predictor(source: str, device: str = "auto"):
+    """Build the predictor for ``source`` (registry name, checkpoint path, or ``CLASSICAL``).
+
+    Returns ``(predictor, description)``. Raises ``ValueError`` subclasses (``CheckpointError``,
+    ``WeightsError``) whose messages say how to get the weights.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"Unknown device {device!r}; choose one of {DEVICES}.")
+    if source == CLASSICAL:
+        from napari_iog.inference import RandomWalkerPredictor
+
+        return RandomWalkerPredictor(), "classical random walker (not IOG)"
+    if not source:
+        raise ValueError(
+            "No weights chosen: pick IOG weights, 'Local file...' or the classical predictor."
+        )
+    from napari_iog.inference import IOGPredictor
+
+    pred = IOGPredictor.from_weights(source, device=device)
+    return pred, f"IOG {source} on {getattr(pred, 'device', device)}"
+
+
+def predictor_description(predictor) -> str:
+    """Short human label of a predictor object for provenance records."""
+    name = type(predictor).__name__
+    model = getattr(predictor, "model", None)
+    cfg = getattr(model, "config", None)
+    return f"{name}({getattr(cfg, 'backbone', '')})" if cfg is not None else name

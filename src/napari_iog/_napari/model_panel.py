@@ -1,0 +1,82 @@
+"""The Model section of the annotator: weights picker (registry names, our fine-tuned
+checkpoints, a local file, or the classical fallback), device dropdown, Load. Loading runs in a
+thread worker; a clear message says how to get weights that are absent."""
+
+from __future__ import annotations
+
+from napari.utils.notifications import show_warning
+from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel
+
+from napari_iog._napari import model_choice as M
+from napari_iog._napari.qt_helpers import button
+from napari_iog._napari.workers import start_worker
+
+
+class ModelPanel(QGroupBox):
+    """``on_status(text)``; ``on_loaded(predictor, name)`` runs on the main thread."""
+
+    def __init__(self, on_status, on_loaded):
+        super().__init__("Model")
+        self._set_status = on_status
+        self._on_loaded = on_loaded
+        self._load_token = 0
+        self._loader = None
+        form = QFormLayout(self)
+        self.weights = QComboBox()
+        self._choices = M.weight_choices()
+        for c in self._choices:
+            self.weights.addItem(c.label, c.source)
+        best = M.best_available()
+        self.weights.setCurrentIndex(max(self.weights.findData(best.source), 0))
+        self.weights.currentIndexChanged.connect(self._on_weights_changed)
+        self.device = QComboBox()
+        self.device.addItems(list(M.DEVICES))
+        row = QHBoxLayout()
+        row.addWidget(self.device)
+        row.addWidget(
+            button("Local file...", self._pick_file, "Load a .pth / napari-iog checkpoint")
+        )
+        row.addWidget(button("Load", self.load_model))
+        form.addRow("Weights", self.weights)
+        form.addRow("Device", row)
+        self.info = QLabel("")
+        self.info.setWordWrap(True)
+        form.addRow(self.info)
+        self._on_weights_changed()
+
+    def _on_weights_changed(self, *_):
+        c = self._choices[self.weights.currentIndex()] if self._choices else None
+        self.info.setText("" if c is None else c.hint)
+
+    def _pick_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "IOG weights", "", "Weights (*.pth *.pt *.ckpt)"
+        )
+        if path:
+            self.weights.addItem(f"IOG: local file {path}", path)
+            self._choices.append(M.WeightsChoice(path, path, True, ""))
+            self.weights.setCurrentIndex(self.weights.count() - 1)
+            self.load_model()
+
+    def load_model(self) -> None:
+        """Build the chosen predictor in a worker; the widget stays usable meanwhile."""
+        source, device = self.weights.currentData(), self.device.currentText()
+        self._load_token += 1
+        token = self._load_token
+        self._set_status(f"Loading {self.weights.currentText()}...")
+
+        def done(out, token=token):
+            if token == self._load_token:
+                self._on_loaded(*out)
+
+        def failed(err):
+            show_warning(f"Could not load the weights: {err}")
+            self._set_status("No model loaded: pick other weights or the classical predictor.")
+
+        self._loader = start_worker(
+            M.load_predictor, source, device, on_returned=done, on_error=failed
+        )
+
+    def cancel_load(self) -> None:
+        """Ignore a load still in flight (a predictor was set directly)."""
+        self._load_token += 1

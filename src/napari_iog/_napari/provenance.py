@@ -1,0 +1,99 @@
+"""Provenance of committed objects: the prompt (box, inside click, correction clicks) behind every
+commit, kept in the Labels layer's ``metadata["napari_iog"]`` and exportable as JSON next to the
+saved labels, so an object can be re-run (``Prompt.from_dict``) or audited.
+
+Record fields: ``value`` (label id or class), ``kind`` (``commit``/``edit``/``propagated``),
+``slice`` (leading indices), ``prompt`` (``Prompt.to_dict()``: pixel ``(row, col)``), ``image``,
+``predictor``, ``mode``, ``semantic``, ``time`` (UTC ISO), ``pixels`` (changed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from napari_iog import __version__
+
+KEY = "napari_iog"
+FORMAT = 1
+
+
+def _store(labels) -> dict:
+    store = labels.metadata.get(KEY)
+    if not isinstance(store, dict) or "objects" not in store:
+        store = {"format": FORMAT, "plugin_version": __version__, "objects": []}
+        labels.metadata[KEY] = store
+    return store
+
+
+def record_commit(
+    labels,
+    *,
+    value,
+    kind,
+    leading,
+    prompt,
+    image_name,
+    predictor,
+    mode,
+    semantic=False,
+    pixels=0,
+    extra=None,
+) -> dict:
+    """Append one record to ``labels.metadata['napari_iog']['objects']`` and return it."""
+    rec = {
+        "value": int(value),
+        "kind": kind,
+        "slice": [int(v) for v in leading],
+        "prompt": None if prompt is None else prompt.to_dict(),
+        "image": image_name,
+        "predictor": predictor,
+        "mode": mode,
+        "semantic": bool(semantic),
+        "pixels": int(pixels),
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if extra:
+        rec.update(extra)
+    _store(labels)["objects"].append(rec)
+    return rec
+
+
+def records(labels) -> list[dict]:
+    """The provenance records of a Labels layer (empty list if none)."""
+    store = labels.metadata.get(KEY)
+    return list(store["objects"]) if isinstance(store, dict) and "objects" in store else []
+
+
+def sidecar_path(labels_path) -> Path:
+    """``labels.tif`` -> ``labels.iog.json`` (the JSON that sits next to the saved labels)."""
+    p = Path(labels_path)
+    return p.with_name(p.name.split(".")[0] + ".iog.json")
+
+
+def export_json(labels, path) -> Path:
+    """Write the layer's provenance to ``path`` atomically (temp file + os.replace)."""
+    path = Path(path)
+    doc = {
+        "format": FORMAT,
+        "plugin": "napari-iog",
+        "plugin_version": __version__,
+        "labels_layer": labels.name,
+        "labels_shape": [int(s) for s in labels.data.shape],
+        "coordinate_order": "slice indices, then (row, col) pixels",
+        "objects": records(labels),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

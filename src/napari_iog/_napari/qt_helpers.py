@@ -1,0 +1,47 @@
+"""Small Qt helpers shared by the annotator's panels."""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QPushButton, QSpinBox
+
+
+class LiveCombo(QComboBox):
+    """A combo box that refreshes its items from ``source()`` every time it opens."""
+
+    def __init__(self, source, parent=None):
+        super().__init__(parent)
+        self._source = source
+
+    def refresh(self) -> None:
+        current = self.currentText()
+        items = self._source()
+        if items != [self.itemText(i) for i in range(self.count())]:
+            self.blockSignals(True)
+            self.clear()
+            self.addItems(items)
+            self.blockSignals(False)
+        if current in items:
+            self.setCurrentText(current)
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt override
+        self.refresh()
+        super().showPopup()
+
+
+def spin(lo, hi, value, special: str = "", step=None):
+    """A QSpinBox (QDoubleSpinBox when ``step`` is a float) with range, value, special text."""
+    box = QDoubleSpinBox() if isinstance(step, float) else QSpinBox()
+    box.setRange(lo, hi)
+    box.setValue(value)
+    if step is not None:
+        box.setSingleStep(step)
+    if special:
+        box.setSpecialValueText(special)
+    return box
+
+
+def button(text: str, slot, tip: str = "") -> QPushButton:
+    b = QPushButton(text)
+    b.clicked.connect(lambda *_: slot())
+    b.setToolTip(tip)
+    return b

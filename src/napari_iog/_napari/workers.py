@@ -1,0 +1,122 @@
+"""Thread workers: the model never runs on the GUI thread.
+
+- :class:`PredictionRunner` runs ``session.compute(prompt)`` in a napari thread worker. Requests
+  that arrive while one runs are coalesced (only the newest is run next), and results whose token
+  is stale (the user cleared the object or moved to another slice meanwhile) are dropped.
+- :func:`start_worker` runs any function or generator off the GUI thread with callbacks, used for
+  weights loading and slice propagation (generator: ``yielded`` per step, abortable).
+
+Callbacks run on the main thread (Qt signals), so they may touch layers.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable
+
+from napari.qt.threading import create_worker
+
+
+class _Failed:
+    """An exception caught in the worker, delivered to ``on_error`` on the main thread (so it
+    becomes one clear notification instead of napari's generic traceback dialog)."""
+
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+def _safe_call(func, *args):
+    try:
+        return func(*args)
+    except Exception as exc:  # noqa: BLE001 - reported through on_error
+        return _Failed(exc)
+
+
+def _safe_gen(func, *args):
+    try:
+        return (yield from func(*args))
+    except Exception as exc:  # noqa: BLE001
+        yield _Failed(exc)
+
+
+def start_worker(func, *args, on_returned=None, on_yielded=None, on_error=None, on_finished=None):
+    """Start ``func(*args)`` in a napari thread worker and return the worker. A generator
+    function gives a generator worker (``on_yielded`` per item). Exceptions raised by ``func``
+    go to ``on_error(exc)`` (main thread), never to napari's error dialog."""
+    is_gen = inspect.isgeneratorfunction(func)
+    report = on_error or (lambda exc: None)
+
+    def returned(value):
+        if isinstance(value, _Failed):
+            report(value.exc)
+        elif on_returned is not None:
+            on_returned(value)
+
+    def yielded(value):
+        if isinstance(value, _Failed):
+            report(value.exc)
+        elif on_yielded is not None:
+            on_yielded(value)
+
+    worker = create_worker(_safe_gen if is_gen else _safe_call, func, *args, _start_thread=False)
+    worker.returned.connect(returned)
+    if is_gen:
+        worker.yielded.connect(yielded)
+    if on_finished is not None:
+        worker.finished.connect(on_finished)
+    worker.start()
+    return worker
+
+
+class PredictionRunner:
+    """Run predictions for a session one at a time, newest request wins.
+
+    ``on_result(prompt, result, token)`` and ``on_error(exc)`` are called on the main thread.
+    """
+
+    def __init__(self, session, on_result: Callable, on_error: Callable):
+        self.session = session
+        self._on_result = on_result
+        self._on_error = on_error
+        self._worker = None
+        self._pending = None
+        self._idle = threading.Event()
+        self._idle.set()
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None or self._pending is not None
+
+    def request(self, prompt, token) -> None:
+        """Ask for ``prompt`` to be computed; ``token`` travels back to ``on_result``."""
+        if self._worker is not None:
+            self._pending = (prompt, token)
+            return
+        self._launch(prompt, token)
+
+    def cancel_pending(self) -> None:
+        self._pending = None
+
+    def _launch(self, prompt, token) -> None:
+        self._idle.clear()
+
+        def done(result, prompt=prompt, token=token):
+            self._on_result(prompt, result, token)
+
+        self._worker = start_worker(
+            self.session.compute,
+            prompt,
+            on_returned=done,
+            on_error=self._on_error,
+            on_finished=self._next,
+        )
+
+    def _next(self) -> None:
+        self._worker = None
+        if self._pending is not None:
+            prompt, token = self._pending
+            self._pending = None
+            self._launch(prompt, token)
+        else:
+            self._idle.set()

@@ -1,0 +1,70 @@
+"""The ``napari-iog`` command line: ``main(argv) -> exit code``.
+
+Each name in ``SUBCOMMANDS`` is a module ``napari_iog.cli.<name>`` exposing
+``register(subparsers)``, which adds its parser and sets ``func(args) -> int`` as default.
+To add a command, write the module and append its name here (every listed module must exist).
+
+Errors from our code (``ValueError`` subclasses: bad prompts, images, checkpoints, weights) and
+file-system errors print one line ``napari-iog: error: ...`` on stderr and return 2; ``--debug``
+(anywhere on the line) shows the traceback instead. Importing this package does not import torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+SUBCOMMANDS = ["predict", "weights", "harvest", "finetune", "evaluate", "demo"]
+PROG = "napari-iog"
+
+
+class CLIError(ValueError):
+    """A bad command-line value; the message says what to give instead."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from napari_iog import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Inside-Outside Guidance (IOG) interactive segmentation: box + clicks to masks.",
+        epilog="Add --debug to any command to see full tracebacks.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def _error(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv=None) -> int:
+    """Run the CLI on ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors (argparse printed them)
+        return int(exc.code or 0)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as exc:
+        if debug:
+            traceback.print_exc()
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        return _error(msg if isinstance(exc, ValueError) else f"{type(exc).__name__}: {msg}")

@@ -1,0 +1,43 @@
+"""``napari-iog demo [--sample em|aerial|em-synthetic|aerial-synthetic] [--weights W] [--device D]``:
+open napari with a sample and the IOG Annotator docked (needs a display and a Qt binding)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "demo",
+        help="open napari with a sample stack and the IOG Annotator",
+        description="Open napari with a sample image and the IOG Annotator docked, using the best "
+        "weights at hand (cached IOG weights, else the classical predictor). Real samples are "
+        "downloaded once; offline, a synthetic sample opens instead.",
+    )
+    p.add_argument(
+        "--sample", default="em", choices=["em", "aerial", "em-synthetic", "aerial-synthetic"]
+    )
+    p.add_argument(
+        "--weights", default=None, help="registry name or checkpoint path (default: best cached)"
+    )
+    p.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+    p.add_argument("--no-run", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=_demo)
+
+
+def _demo(args) -> int:
+    try:
+        from napari_iog._napari.demo import open_demo
+    except ImportError as err:  # no Qt binding / napari
+        raise ValueError(
+            f"The demo needs napari with a Qt binding ({err}); install with "
+            "`pip install 'napari-iog[qt]'` or `pip install pyqt6`."
+        ) from err
+    viewer, _widget = open_demo(args.sample, args.weights, args.device, show=not args.no_run)
+    if args.no_run:
+        viewer.close()
+        return 0
+    import napari  # noqa: TID251 - the demo is the one CLI command that opens the GUI
+
+    napari.run()
+    return 0

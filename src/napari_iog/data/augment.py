@@ -1,0 +1,85 @@
+"""Training augmentations of the paper (``reference/iog-method.md`` §3.2): horizontal flip,
+scale in [0.75, 1.25] and rotation in [-20, 20] degrees about the window centre.
+
+Applied to an object's window (not the full image) so it stays cheap on a CPU. Images are
+``[h, w]`` or ``[h, w, C]`` (resampled linearly, border reflected so no black wedges appear);
+label windows ``[h, w]`` (int or bool) use nearest neighbour with a zero border, like the paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Ranges of the random transform; ``AugmentConfig.off()`` disables everything."""
+
+    flip: bool = True
+    vflip: bool = False
+    scale: tuple[float, float] = (0.75, 1.25)
+    rotate: float = 20.0  # degrees, uniform in [-rotate, rotate]
+    intensity: float = 0.0  # +-fraction of brightness/contrast jitter (0 = paper: none)
+
+    @classmethod
+    def off(cls) -> AugmentConfig:
+        return cls(flip=False, vflip=False, scale=(1.0, 1.0), rotate=0.0, intensity=0.0)
+
+    @property
+    def is_identity(self) -> bool:
+        return self == AugmentConfig.off()
+
+
+def _affine_matrix(shape, angle_deg: float, scale: float, flip: bool, vflip: bool):
+    """Matrix + offset mapping output (row, col) to input (row, col) about the window centre."""
+    a = np.deg2rad(angle_deg)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) / scale
+    f = np.diag([-1.0 if vflip else 1.0, -1.0 if flip else 1.0])
+    m = rot @ f
+    c = (np.array(shape[:2], float) - 1) / 2.0
+    return m, c - m @ c
+
+
+def random_affine(
+    image: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    cfg: AugmentConfig = AugmentConfig(),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply one random flip/scale/rotation to an (image window, label window) pair.
+
+    Returns ``(image float32 [h, w(, C)], labels [h, w] same dtype as input)``; the output has
+    the input's shape. Same-shaped windows in, same-shaped windows out.
+    """
+    image = np.asarray(image)
+    labels = np.asarray(labels)
+    if image.shape[:2] != labels.shape:
+        raise ValueError(f"image window {image.shape[:2]} != label window {labels.shape}.")
+    flip = cfg.flip and rng.random() < 0.5
+    vflip = cfg.vflip and rng.random() < 0.5
+    s = float(rng.uniform(*cfg.scale)) if cfg.scale[0] != cfg.scale[1] else float(cfg.scale[0])
+    ang = float(rng.uniform(-cfg.rotate, cfg.rotate)) if cfg.rotate > 0 else 0.0
+    img = image.astype(np.float32, copy=False)
+    if cfg.intensity > 0:
+        lo, hi = 1.0 - cfg.intensity, 1.0 + cfg.intensity
+        mean = float(img.mean())
+        img = (img - mean) * rng.uniform(lo, hi) + mean * rng.uniform(lo, hi)
+    if not flip and not vflip and s == 1.0 and ang == 0.0:
+        return img, labels
+    m, off = _affine_matrix(labels.shape, ang, s, flip, vflip)
+    if img.ndim == 2:
+        out_img = ndimage.affine_transform(img, m, off, order=1, mode="reflect")
+    else:
+        out_img = np.stack(
+            [
+                ndimage.affine_transform(img[..., k], m, off, order=1, mode="reflect")
+                for k in range(img.shape[2])
+            ],
+            axis=-1,
+        )
+    lab = labels.astype(np.int32) if labels.dtype == bool else labels
+    out_lab = ndimage.affine_transform(lab, m, off, order=0, mode="constant", cval=0)
+    return out_img.astype(np.float32), out_lab.astype(labels.dtype)

@@ -1,0 +1,153 @@
+"""Few-shot experiment driver shared by ``benchmarks/*_fewshot.py``: train on some planes, evaluate
+IOG and the baselines on other planes with the simulated-click protocol, write the results JSON
+(keys: ``miou_at_3, noc85, noc90, n_objects, baselines, train_seconds, device, command``...).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+from .protocol import EvalConfig, run_evaluation
+
+
+def baseline_predictors(preprocess, names=("box fill", "random walker", "grabcut")) -> dict:
+    """``{name: predictor}`` for the classical baselines that are available here."""
+    from ..inference import BoxFillPredictor, RandomWalkerPredictor
+    from .grabcut import GrabCutPredictor, grabcut_available
+
+    out = {}
+    for n in names:
+        if n == "box fill":
+            out[n] = BoxFillPredictor(preprocess)
+        elif n == "random walker":
+            out[n] = RandomWalkerPredictor(preprocess)
+        elif n == "grabcut" and grabcut_available():
+            out[n] = GrabCutPredictor(preprocess)
+    return out
+
+
+def _progress(name: str, log):
+    state = {"t": 0.0}
+
+    def cb(ev):
+        now = time.perf_counter()
+        if ev.done == ev.total or now - state["t"] > 15:
+            state["t"] = now
+            log(f"  eval {name}: {ev.done}/{ev.total} objects")
+
+    return cb
+
+
+def evaluate_all(predictors: dict, images, labels, cfg: EvalConfig, log=print) -> list:
+    """Run the protocol for every ``{name: predictor}``; returns the ``EvalResult`` list."""
+    results = []
+    for name, pred in predictors.items():
+        t0 = time.perf_counter()
+        res = run_evaluation(pred, images, labels, cfg, name=name, progress=_progress(name, log))
+        s = res.summary()
+        log(
+            f"{name}: mIoU@3 {s['miou_at_3']:.4f}  mIoU@6 {s['miou_after_3_corrections']:.4f}  "
+            f"NoC@85 {s['noc85']:.2f}  NoC@90 {s['noc90']:.2f}  ({time.perf_counter() - t0:.0f} s)"
+        )
+        results.append(res)
+    return results
+
+
+def device_description(device) -> str:
+    import torch
+
+    if getattr(device, "type", str(device)) == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def results_json(
+    main, baselines, train_summary, device: str, command: str, extra: dict | None = None
+) -> dict:
+    """The benchmark results dict (see module doc); ``main`` and ``baselines`` are EvalResults."""
+    s = main.summary()
+    out = {
+        "miou_at_3": s["miou_at_3"],
+        "miou_after_3_corrections": s["miou_after_3_corrections"],
+        "best_miou_within_3_corrections": s["best_miou_within_3_corrections"],
+        "noc85": s["noc85"],
+        "noc90": s["noc90"],
+        "n_objects": s["n_objects"],
+        "n_skipped_small": s["n_skipped_small"],
+        "miou_by_clicks": s["miou_by_clicks"],
+        "baselines": {b.name: b.summary()["miou_at_3"] for b in baselines},
+        "baselines_detail": {b.name: b.summary() for b in baselines},
+        "train_seconds": None if train_summary is None else round(train_summary.seconds, 1),
+        "train_cpu_seconds": None if train_summary is None else round(train_summary.cpu_seconds, 1),
+        "train_steps": None if train_summary is None else train_summary.steps_done,
+        "train_epochs": None if train_summary is None else train_summary.epochs_done,
+        "train_stopped": None if train_summary is None else train_summary.stopped,
+        "device": device,
+        "command": command,
+        "eval_seconds": round(s["seconds"], 1),
+    }
+    out.update(extra or {})
+    return out
+
+
+def write_json(path, data: dict) -> Path:
+    from ..models.checkpoint import atomic_write
+
+    return atomic_write(
+        Path(path), lambda fh: fh.write((json.dumps(data, indent=2) + "\n").encode())
+    )
+
+
+# ------------------------------------------------------------------ shared by the benchmark scripts
+def add_training_args(ap, minutes: float, samples_per_epoch: int) -> None:
+    """The command-line options every few-shot benchmark script has."""
+    ap.add_argument("--profile", default="light", help="light | paper | a napari-iog profile name")
+    ap.add_argument("--minutes", type=float, default=minutes, help="training budget (see --clock)")
+    ap.add_argument("--clock", default="cpu", choices=("cpu", "wall"),
+                    help="cpu: process CPU time / threads (fair on a shared machine); wall: wall clock")  # fmt: skip
+    ap.add_argument("--max-wall-minutes", type=float, default=None, help="hard wall-clock cap")
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--samples-per-epoch", type=int, default=samples_per_epoch)
+    ap.add_argument("--max-clicks", type=int, default=20, help="corrective clicks in evaluation")
+    ap.add_argument("--stop-iou", type=float, default=0.97,
+                    help="an object reaching this IoU keeps it for the remaining clicks")  # fmt: skip
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1 is fastest on a busy shared CPU: no spin-waiting)")  # fmt: skip
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None, help="checkpoint path (default checkpoints/<name>.pt)")
+    ap.add_argument("--results", default=None, help="results JSON (default benchmarks/results/)")
+    ap.add_argument("--eval-only", default=None, help="skip training, evaluate this checkpoint")
+
+
+def training_config(args, min_area: int = 50):
+    """The FinetuneConfig of a benchmark run: time-budgeted, validation every epoch."""
+    from ..training import FinetuneConfig
+
+    return FinetuneConfig(
+        epochs=10_000, samples_per_epoch=args.samples_per_epoch, batch_size=args.batch_size,
+        lr=args.lr, max_minutes=args.minutes, budget_clock=args.clock,
+        max_wall_minutes=args.max_wall_minutes, seed=args.seed, device=args.device,
+        num_threads=args.threads, min_area=min_area, val_max_objects=64,
+    )  # fmt: skip
+
+
+def train_logger(every_s: float = 60.0, log=print):
+    """A ``TrainEvent`` callback printing epochs, a step line every ``every_s`` and the end."""
+    last = [0.0]
+
+    def cb(ev):
+        if ev.kind == "epoch":
+            log(f"epoch {ev.epoch} step {ev.step} loss {ev.loss:.4f} val_iou {ev.val_iou:.4f} "
+                f"val_iou+1 {ev.val_iou_refined:.4f} best {ev.best_val:.4f} t {ev.seconds:.0f}s")  # fmt: skip
+        elif ev.kind == "step" and time.perf_counter() - last[0] > every_s:
+            last[0] = time.perf_counter()
+            log(f"  step {ev.step} loss {ev.loss:.4f} lr {ev.lr:.2e} t {ev.seconds:.0f}s")
+        elif ev.kind not in ("step", "checkpoint", "epoch"):
+            log(f"stopped: {ev.kind} after {ev.seconds:.0f}s -> {ev.message}")
+
+    return cb

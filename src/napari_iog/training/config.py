@@ -1,0 +1,129 @@
+"""``FinetuneConfig``: every knob of a fine-tuning run, as one frozen dataclass (JSON round-trip).
+
+Defaults are the few-shot recipe (AdamW, cosine decay, refinement clicks simulated); the paper's
+recipe is ``FinetuneConfig.paper()`` (SGD momentum 0.9, wd 5e-4, constant lr, plain BCE).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+OPTIMIZERS = ("adamw", "sgd")
+LOSSES = ("bce", "balanced")
+SCHEDULES = ("cosine", "constant")
+
+
+class TrainingError(ValueError):
+    """A fine-tuning run that cannot start or continue; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Fine-tuning settings.
+
+    - ``epochs`` x ``samples_per_epoch`` augmented object samples (``None`` = one pass over the
+      training objects); validation after every epoch; ``patience`` epochs without a better
+      validation IoU stop the run (0 = never).
+    - ``max_minutes``: time budget (the best checkpoint so far is kept); ``None`` = no limit.
+      ``budget_clock="wall"`` counts wall-clock time; ``"cpu"`` counts this process's CPU time
+      divided by its torch threads (the time the run would take on an idle machine; use it on a
+      shared CPU). ``max_wall_minutes`` is a hard wall-clock cap in either case.
+    - ``refine_prob``: fraction of batches trained with 1..``max_refine_clicks`` simulated
+      corrective clicks (refinement networks only), as in the official ``train_refine.py``.
+    - ``box_jitter``: fraction of the box side each edge moves at random (user imprecision).
+    - ``device``: "auto" (CUDA if available), "cpu", "cuda", "cuda:1"...; ``amp`` only on CUDA.
+    """
+
+    epochs: int = 30
+    samples_per_epoch: int | None = 256
+    batch_size: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"
+    momentum: float = 0.9
+    schedule: str = "cosine"
+    loss: str = "bce"
+    freeze_backbone: bool = False
+    refine_prob: float = 0.5
+    max_refine_clicks: int = 3
+    box_jitter: float = 0.05
+    min_area: int = 50
+    val_fraction: float = 0.15
+    val_max_objects: int = 64
+    patience: int = 0
+    max_minutes: float | None = None
+    budget_clock: str = "wall"
+    max_wall_minutes: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    num_threads: int | None = None
+    augment: bool = True
+    scale: tuple[float, float] = (0.75, 1.25)
+    rotate: float = 20.0
+
+    def __post_init__(self):
+        checks = [
+            (
+                self.optimizer in OPTIMIZERS,
+                f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}",
+            ),
+            (self.loss in LOSSES, f"loss must be one of {LOSSES}, got {self.loss!r}"),
+            (
+                self.schedule in SCHEDULES,
+                f"schedule must be one of {SCHEDULES}, got {self.schedule!r}",
+            ),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (
+                0.0 <= self.refine_prob <= 1.0,
+                f"refine_prob must be in [0, 1], got {self.refine_prob}",
+            ),
+            (
+                0.0 <= self.val_fraction < 1.0,
+                f"val_fraction must be in [0, 1), got {self.val_fraction}",
+            ),
+            (
+                self.budget_clock in ("wall", "cpu"),
+                f"budget_clock must be 'wall' or 'cpu', got {self.budget_clock!r}",
+            ),
+            (
+                self.samples_per_epoch is None or self.samples_per_epoch >= 1,
+                "samples_per_epoch must be >= 1",
+            ),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise TrainingError(msg + ".")
+
+    @classmethod
+    def paper(cls, **kw) -> FinetuneConfig:
+        """The official recipe's optimiser and loss (lr rescaled for a mean-reduced loss)."""
+        base = dict(
+            optimizer="sgd",
+            lr=2.6e-3,
+            weight_decay=5e-4,
+            momentum=0.9,
+            schedule="constant",
+            loss="bce",
+            box_jitter=0.0,
+        )
+        base.update(kw)
+        return cls(**base)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FinetuneConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise TrainingError(
+                f"Unknown fine-tuning settings {sorted(unknown)}; known: {sorted(names)}."
+            )
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+    def replace(self, **kw) -> FinetuneConfig:
+        return replace(self, **kw)

@@ -1,0 +1,288 @@
+"""The fine-tuning loop: a generator of :class:`TrainEvent` (progress, validation, checkpoints).
+
+``finetune(model, preprocess, train, val, cfg, out)`` trains ``model`` (an IOGNet) on an
+:class:`~napari_iog.data.datasets.ObjectDataset`. After each epoch it validates (crop IoU after the
+3 IOG clicks and, for refinement nets, after 1 simulated corrective click) and writes the best
+model so far to ``out`` atomically (``save_checkpoint``): a cancelled, time-limited or crashed run
+always leaves the last good checkpoint. ``out + ".state.pt"`` holds the latest optimiser state
+for ``resume``. ``run_finetune`` drives the generator with a callback (CLI, widget, tests).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.augment import AugmentConfig
+from .config import FinetuneConfig, TrainingError
+from .steps import lr_at, make_optimizer, resolve_device, set_train_mode, train_step, validate
+
+
+@dataclass(frozen=True)
+class TrainEvent:
+    """``kind``: "step" | "epoch" | "checkpoint" | "done" | "cancelled" | "timeout" | "early_stop"."""
+
+    kind: str
+    epoch: int
+    step: int
+    total_steps: int
+    loss: float = float("nan")
+    val_iou: float = float("nan")
+    val_iou_refined: float = float("nan")
+    best_val: float = float("nan")
+    seconds: float = 0.0
+    lr: float = 0.0
+    message: str = ""
+
+
+@dataclass
+class TrainSummary:
+    checkpoint: Path | None
+    epochs_done: int
+    steps_done: int
+    best_val: float
+    seconds: float
+    stopped: str
+    history: list[dict] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # process CPU time / torch threads
+
+
+def finetune(
+    model,
+    preprocess,
+    train,
+    val=None,
+    cfg: FinetuneConfig | None = None,
+    out=None,
+    meta: dict | None = None,
+    cancel: Callable[[], bool] | None = None,
+    resume=None,
+) -> Iterator[TrainEvent]:
+    """Generator; see module doc. ``out``: checkpoint path (None = no files). ``meta``: extra
+    provenance stored in the checkpoint (data, slices...). ``cancel()`` is polled every step.
+    Returns (``StopIteration.value``) a :class:`TrainSummary`."""
+    import torch
+
+    from ..models.checkpoint import atomic_write, save_checkpoint
+
+    cfg = cfg or FinetuneConfig()
+
+    if len(train) == 0:
+        raise TrainingError(
+            "There are 0 objects to train on (after skipping objects smaller than "
+            f"{train.min_area} px). Annotate some objects or lower min_area."
+        )
+    if cfg.num_threads:
+        torch.set_num_threads(int(cfg.num_threads))
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    device = resolve_device(cfg.device)
+    model.to(device)
+    if cfg.freeze_backbone:
+        for p in model.backbone.parameters():
+            p.requires_grad_(False)
+    opt = make_optimizer(model, cfg)
+    use_amp = bool(cfg.amp and device.type == "cuda")
+    scaler = torch.amp.GradScaler("cuda") if use_amp else None
+    aug = (
+        AugmentConfig(scale=tuple(cfg.scale), rotate=cfg.rotate)
+        if cfg.augment
+        else AugmentConfig.off()
+    )
+    batch = max(cfg.batch_size, 2)  # BatchNorm on PSP's 1x1 bin needs >= 2 samples
+    per_epoch = cfg.samples_per_epoch or len(train)
+    steps_per_epoch = max(1, per_epoch // batch)
+    total = cfg.epochs * steps_per_epoch
+    epoch0, step, best, history = 0, 0, -1.0, []
+    state_path = None if out is None else Path(str(out) + ".state.pt")
+    if resume is not None:
+        st = torch.load(str(resume), map_location=device, weights_only=True)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        epoch0, step, best = int(st["epoch"]), int(st["step"]), float(st["best"])
+        rng = np.random.default_rng(cfg.seed + epoch0)
+    t0, c0 = time.perf_counter(), time.process_time()
+    n_threads = max(1, torch.get_num_threads())
+    budget = None if cfg.max_minutes is None else cfg.max_minutes * 60.0
+    wall_cap = None if cfg.max_wall_minutes is None else cfg.max_wall_minutes * 60.0
+    ckpt, stopped, bad_epochs, epoch = None, "done", 0, epoch0
+    base_meta = dict(meta or {})
+    base_meta.update(
+        finetune_config=cfg.to_dict(),
+        n_train_objects=len(train),
+        n_val_objects=0 if val is None else len(val),
+        device=str(device),
+    )
+
+    def elapsed() -> float:
+        return time.perf_counter() - t0
+
+    def cpu_elapsed() -> float:
+        return (time.process_time() - c0) / n_threads
+
+    def used() -> float:
+        """Fraction of the time budget used (0 without a budget)."""
+        fr = 0.0
+        if budget is not None:
+            fr = (cpu_elapsed() if cfg.budget_clock == "cpu" else elapsed()) / budget
+        if wall_cap is not None:
+            fr = max(fr, elapsed() / wall_cap)
+        return fr
+
+    for epoch in range(epoch0, cfg.epochs):
+        set_train_mode(model, cfg)
+        order = np.concatenate(
+            [rng.permutation(len(train)) for _ in range(math.ceil(per_epoch / len(train)) + 1)]
+        )
+        losses = []
+        for s in range(steps_per_epoch):
+            if cancel is not None and cancel():
+                stopped = "cancelled"
+                break
+            if used() >= 1.0:
+                stopped = "timeout"
+                break
+            progress = max(step / total, used())
+            lr = lr_at(cfg, progress)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            from ..data.datasets import collate
+
+            idx = order[s * batch : (s + 1) * batch]
+            samples = [train.sample(int(i), rng, aug, cfg.box_jitter) for i in idx]
+            refine_clicks = 0
+            if model.is_refinement and rng.random() < cfg.refine_prob:
+                refine_clicks = int(rng.integers(1, cfg.max_refine_clicks + 1))
+            loss = train_step(
+                model,
+                opt,
+                collate(samples),
+                cfg,
+                device,
+                train.preprocess.sigma,
+                refine_clicks,
+                scaler,
+            )
+            if not math.isfinite(loss):
+                raise TrainingError(
+                    f"The loss became {loss} at step {step}: lower the learning rate (now {lr:g})."
+                )
+            losses.append(loss)
+            step += 1
+            yield TrainEvent(
+                "step", epoch, step, total, loss=loss, seconds=elapsed(), lr=lr, best_val=best
+            )
+        if not losses:  # stopped before any step of this epoch
+            break
+        v3, v4 = (
+            validate(model, val, cfg, device)
+            if val is not None and len(val)
+            else (float("nan"),) * 2
+        )
+        score = v3 if math.isnan(v4) else 0.5 * (v3 + v4)
+        if math.isnan(score):
+            score = -float(np.mean(losses))  # no validation set: lower training loss is better
+        rec = dict(
+            epoch=epoch + 1,
+            step=step,
+            loss=float(np.mean(losses)),
+            val_iou=v3,
+            val_iou_refined=v4,
+            seconds=round(elapsed(), 1),
+            cpu_seconds=round(cpu_elapsed(), 1),
+        )
+        history.append(rec)
+        improved = score > best
+        if improved:
+            best, bad_epochs = score, 0
+            if out is not None:
+                m = dict(
+                    base_meta,
+                    epochs=epoch + 1,
+                    steps=step,
+                    train_seconds=round(elapsed(), 1),
+                    train_cpu_seconds=round(cpu_elapsed(), 1),
+                    metrics={"val_iou": v3, "val_iou_refined": v4, "train_loss": rec["loss"]},
+                )
+                ckpt = save_checkpoint(out, model, preprocess, m)
+                yield TrainEvent(
+                    "checkpoint",
+                    epoch + 1,
+                    step,
+                    total,
+                    val_iou=v3,
+                    best_val=best,
+                    seconds=elapsed(),
+                    message=str(ckpt),
+                )
+        else:
+            bad_epochs += 1
+        if state_path is not None:
+            st = {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "epoch": epoch + 1,
+                "step": step,
+                "best": best,
+            }
+            atomic_write(state_path, lambda fh, st=st: torch.save(st, fh))
+        yield TrainEvent(
+            "epoch",
+            epoch + 1,
+            step,
+            total,
+            loss=rec["loss"],
+            val_iou=v3,
+            val_iou_refined=v4,
+            best_val=best,
+            seconds=elapsed(),
+        )
+        if stopped != "done":
+            break
+        if cfg.patience and bad_epochs >= cfg.patience:
+            stopped = "early_stop"
+            break
+    if out is not None and ckpt is None and Path(out).exists():
+        ckpt = Path(out)
+    model.eval()
+    summary = TrainSummary(
+        ckpt, len(history) + epoch0, step, best, elapsed(), stopped, history, cpu_elapsed()
+    )
+    yield TrainEvent(
+        stopped,
+        len(history) + epoch0,
+        step,
+        total,
+        best_val=best,
+        seconds=elapsed(),
+        message="" if ckpt is None else str(ckpt),
+    )
+    return summary
+
+
+def run_finetune(
+    model,
+    preprocess,
+    train,
+    val=None,
+    cfg: FinetuneConfig | None = None,
+    out=None,
+    meta=None,
+    cancel=None,
+    resume=None,
+    callback: Callable[[TrainEvent], None] | None = None,
+) -> TrainSummary:
+    """Run :func:`finetune` to completion, calling ``callback(event)`` for every event."""
+    gen = finetune(model, preprocess, train, val, cfg, out, meta, cancel, resume)
+    while True:
+        try:
+            ev = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if callback is not None:
+            callback(ev)

@@ -1,0 +1,45 @@
+"""Fine-tuning presets: model + input-pipeline pairs tuned for training on a CPU.
+
+``cpu-light`` is the profile of the few-shot benchmarks (``docs/experiments.md``): the ResNet-18
+layout at half width (stem 32) with a light decoder, 192 px crops, relax 20 px, and the mask
+clipped to the user's box. Every other name is looked up in ``napari_iog.models.PROFILES``.
+Same classes as every profile (``IOGNet``), only smaller numbers.
+"""
+
+from __future__ import annotations
+
+from ..config import ModelConfig, PreprocessConfig
+
+PRESETS: dict[str, tuple[ModelConfig, PreprocessConfig]] = {
+    "cpu-light": (
+        ModelConfig(
+            backbone="resnet18",
+            width=32,
+            psp_out=128,
+            decoder_channels=64,
+            fine_channels=32,
+            click_channels=32,
+            refinement=True,
+        ),
+        PreprocessConfig(crop_size=192, relax=20, sigma=10.0, pad_pixel=10, clip_to_box=True),
+    ),
+}
+
+
+def resolve_profile(name: str) -> tuple[ModelConfig, PreprocessConfig]:
+    """``(ModelConfig, PreprocessConfig)`` of a preset or of a model profile name."""
+    if name in PRESETS:
+        return PRESETS[name]
+    from ..models.profiles import PROFILES
+
+    if name not in PROFILES:
+        raise ValueError(
+            f"Unknown profile {name!r}; choose one of: {', '.join([*PRESETS, *PROFILES])}."
+        )
+    return PROFILES[name]
+
+
+def profile_names() -> list[str]:
+    from ..models.profiles import PROFILES
+
+    return [*PRESETS, *PROFILES]

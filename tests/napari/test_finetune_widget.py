@@ -1,0 +1,109 @@
+"""The fine-tuning dock widget, headless: train on Image + Labels layers in a worker, live
+progress, cancel keeps a valid checkpoint, the new weights load into the annotator, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
+
+
+def _stack():
+    from napari_iog.data.synthetic import blobs
+
+    ims, labs = zip(*[blobs((96, 96), 3, seed=s) for s in range(3)])
+    labs = list(labs)
+    labs[1] = np.zeros_like(labs[1])  # an unannotated slice: skipped
+    return np.stack(ims), np.stack(labs).astype(np.uint32)
+
+
+def _widget(viewer, tmp_path, samples=4, minutes=0.0):
+    from napari_iog._napari.finetune_widget import FinetuneWidget
+
+    w = FinetuneWidget(viewer)
+    viewer.window.add_dock_widget(w, name="IOG Fine-tuning")
+    w.profile_combo.setCurrentText("iog-tiny-refine")
+    w.epochs.setValue(1)
+    w.samples.setValue(samples)
+    w.batch.setValue(2)
+    w.min_area.setValue(20)
+    w.minutes.setValue(minutes)
+    w.out_edit.setText(str(tmp_path / "ft.pt"))
+    return w
+
+
+def test_train_in_worker_and_load_into_the_annotator(
+    make_napari_viewer, qtbot, tmp_path, tiny_predictor
+):
+    from napari_iog._napari.widget import AnnotatorWidget
+    from napari_iog.inference import IOGPredictor
+    from napari_iog.models.checkpoint import load_model
+
+    viewer = make_napari_viewer()
+    im, lab = _stack()
+    viewer.add_image(im, name="em")
+    viewer.add_labels(lab, name="objects")
+    annot = AnnotatorWidget(viewer, autoload=False)
+    viewer.window.add_dock_widget(annot, name="IOG Annotator")
+    annot.set_predictor(tiny_predictor, "tiny test net")
+    w = _widget(viewer, tmp_path)
+    assert w.image_combo.currentText() == "em" and w.labels_combo.currentText() == "objects"
+    w.start()
+    assert w.state == "running" and not w.start_btn.isEnabled()  # returns at once: worker thread
+    qtbot.waitUntil(lambda: w.state != "running", timeout=60000)
+    assert w.state == "done", w.status.text()
+    assert w.progress.value() == w.progress.maximum() == 2
+    assert len(w.history) == 1 and np.isfinite(w.history[0].loss)
+    meta = load_model(w.checkpoint).meta
+    assert meta["n_objects"] == 6 and meta["data"]["labels_layer"] == "objects"
+    pred = annot.ctl.session.predictor
+    assert isinstance(pred, IOGPredictor) and pred is not tiny_predictor
+    qtbot.waitUntil(lambda: w.start_btn.isEnabled(), timeout=5000)
+
+
+def test_cancel_keeps_a_valid_checkpoint(make_napari_viewer, qtbot, tmp_path):
+    from napari_iog.models.checkpoint import load_model
+
+    viewer = make_napari_viewer()
+    im, lab = _stack()
+    viewer.add_image(im, name="em")
+    viewer.add_labels(lab, name="objects")
+    w = _widget(viewer, tmp_path, samples=4)
+    w.epochs.setValue(50)
+    w.start()
+    qtbot.waitUntil(lambda: len(w.history) >= 1, timeout=60000)
+    w.cancel()
+    qtbot.waitUntil(lambda: w.state != "running", timeout=60000)
+    assert w.state == "cancelled"
+    assert load_model(tmp_path / "ft.pt").meta["epochs"] >= 1  # the last good checkpoint is intact
+
+
+def test_bad_input_gives_a_message_and_no_worker(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    im, lab = _stack()
+    viewer.add_image(im, name="em")
+    viewer.add_labels(np.zeros_like(lab), name="empty")
+    w = _widget(viewer, tmp_path)
+    w.start()
+    assert w.state == "error" and "empty" in w.status.text() and w._worker is None
+    viewer.add_labels(np.ones((5, 5), np.uint32), name="wrong")
+    w.labels_combo.setCurrentText("wrong")
+    w.start()
+    assert w.state == "error" and "shape" in w.status.text()
+    viewer.layers.remove("em")
+    w.start()
+    assert w.state == "error"
+
+
+def test_widget_opens_through_the_manifest(make_napari_viewer):
+    from napari_iog._napari.finetune_widget import FinetuneWidget
+
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-iog", "IOG Fine-tuning")
+    assert isinstance(widget, FinetuneWidget)

@@ -1,0 +1,216 @@
+"""Fine-tuning: losses, config validation, a 3-step run (finite loss, checkpoint, provenance),
+cancel keeps the last good checkpoint, resume, 0 objects, GPU OOM message, and the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_iog.data.datasets import ObjectDataset  # noqa: E402
+from napari_iog.data.synthetic import blobs  # noqa: E402
+from napari_iog.models import build_model, get_profile  # noqa: E402
+from napari_iog.models.checkpoint import load_model  # noqa: E402
+from napari_iog.training import FinetuneConfig, TrainingError, finetune, run_finetune  # noqa: E402
+from napari_iog.training.losses import bce, iog_loss  # noqa: E402
+from napari_iog.training.steps import oom_guard  # noqa: E402
+
+TINY = "iog-tiny-refine"
+PRE = get_profile(TINY)[1]
+FAST = dict(
+    epochs=1, samples_per_epoch=6, batch_size=2, num_threads=1, val_max_objects=4, device="cpu"
+)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def data():
+    ims, labs = zip(*[blobs((96, 96), 3, seed=s) for s in range(2)])
+    ds = ObjectDataset(list(ims), list(labs), PRE, min_area=20)
+    return ds.split(0.3, seed=0)
+
+
+def test_bce_ignores_void_and_balanced_weights_classes():
+    logits = torch.zeros(1, 1, 4, 4)
+    target = torch.zeros(1, 1, 4, 4)
+    target[..., :1, :] = 1
+    assert bce(logits, target).item() == pytest.approx(np.log(2), rel=1e-5)
+    void = torch.ones(1, 1, 4, 4, dtype=torch.bool)
+    assert bce(logits, target, void).item() == 0.0
+    logits[..., :1, :] = 5.0  # the positives are right, the negatives uncertain
+    plain, balanced = bce(logits, target).item(), bce(logits, target, balanced=True).item()
+    # each class is weighted by the other's fraction: positives (4/16) x 1.5, negatives x 0.5
+    expected = (12 * 0.5 * np.log(2) + 4 * 1.5 * np.log1p(np.exp(-5.0))) / 16
+    assert balanced == pytest.approx(expected, rel=1e-4) and balanced < plain
+
+
+def test_iog_loss_sums_coarse_and_fine():
+    from napari_iog.models import IOGOutput
+
+    t = torch.ones(2, 1, 8, 8)
+    z = torch.zeros(2, 1, 8, 8)
+    out = IOGOutput((z, z, z, z), z)
+    assert iog_loss(out, t).item() == pytest.approx(5 * np.log(2), rel=1e-5)
+
+
+def test_config_validation_and_round_trip():
+    with pytest.raises(TrainingError, match="optimizer"):
+        FinetuneConfig(optimizer="lbfgs")
+    with pytest.raises(TrainingError, match="lr"):
+        FinetuneConfig(lr=0)
+    cfg = FinetuneConfig.paper(epochs=3)
+    assert cfg.optimizer == "sgd" and FinetuneConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(TrainingError, match="Unknown"):
+        FinetuneConfig.from_dict({"epochz": 1})
+
+
+def test_three_step_finetune_writes_a_loadable_checkpoint(tmp_path, data):
+    train, val = data
+    torch.manual_seed(0)
+    model = build_model(TINY)
+    out = tmp_path / "ft.pt"
+    cfg = FinetuneConfig(**FAST)
+    events = []
+    summary = run_finetune(
+        model,
+        PRE,
+        train,
+        val,
+        cfg,
+        out=out,
+        meta={"data": "synthetic blobs"},
+        callback=events.append,
+    )
+    steps = [e for e in events if e.kind == "step"]
+    assert len(steps) == 3 and all(np.isfinite(e.loss) for e in steps)
+    assert summary.stopped == "done" and summary.steps_done == 3 and summary.checkpoint == out
+    loaded = load_model(out)
+    assert loaded.meta["data"] == "synthetic blobs" and loaded.meta["epochs"] == 1
+    assert loaded.meta["finetune_config"]["batch_size"] == 2 and "val_iou" in loaded.meta["metrics"]
+    assert loaded.preprocess == PRE
+    sd = loaded.model.state_dict()
+    assert all(torch.equal(sd[k].cpu(), v.cpu()) for k, v in model.state_dict().items())
+    assert (tmp_path / "ft.pt.state.pt").exists()
+
+
+def test_cancel_keeps_the_last_good_checkpoint(tmp_path, data):
+    train, val = data
+    model = build_model(TINY)
+    out = tmp_path / "c.pt"
+    cfg = FinetuneConfig(**dict(FAST, epochs=5))
+    n = {"steps": 0}
+
+    def cancel():
+        return n["steps"] >= 4  # cancel during epoch 2
+
+    events = []
+    for ev in finetune(model, PRE, train, val, cfg, out=out, cancel=cancel):
+        events.append(ev)
+        n["steps"] += ev.kind == "step"
+    assert events[-1].kind == "cancelled"
+    assert n["steps"] == 4
+    loaded = load_model(out)  # written after epoch 1, intact
+    assert loaded.meta["epochs"] == 1
+    assert not list(tmp_path.glob(".*.tmp"))  # no temp files left behind
+
+
+def test_resume_continues_the_step_count(tmp_path, data):
+    train, val = data
+    out = tmp_path / "r.pt"
+    run_finetune(build_model(TINY), PRE, train, val, FinetuneConfig(**FAST), out=out)
+    cfg2 = FinetuneConfig(**dict(FAST, epochs=2))
+    s = run_finetune(
+        build_model(TINY), PRE, train, val, cfg2, out=out, resume=str(out) + ".state.pt"
+    )
+    assert s.steps_done == 6
+
+
+def test_zero_objects_is_a_clear_error(data):
+    im, lab = blobs((64, 64), 2, seed=0)
+    ds = ObjectDataset([im], [lab], PRE, min_area=10_000)
+    assert len(ds) == 0 and ds.n_skipped_small == 2
+    with pytest.raises(TrainingError, match="0 objects"):
+        run_finetune(build_model(TINY), PRE, ds, None, FinetuneConfig(**FAST))
+
+
+def test_gpu_oom_becomes_advice():
+    with pytest.raises(TrainingError, match="batch size"):
+        with oom_guard(16, 512):
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+
+def test_cli_finetune_end_to_end(tmp_path):
+    from skimage.io import imsave
+
+    from napari_iog.cli import main
+
+    for i in range(2):
+        im, lab = blobs((96, 96), 3, seed=10 + i)
+        (tmp_path / "img").mkdir(exist_ok=True)
+        (tmp_path / "lab").mkdir(exist_ok=True)
+        imsave(tmp_path / "img" / f"{i}.png", im, check_contrast=False)
+        imsave(tmp_path / "lab" / f"{i}.png", lab.astype(np.uint8), check_contrast=False)
+    out = tmp_path / "cli.pt"
+    rc = main(
+        [
+            "finetune",
+            "--images",
+            str(tmp_path / "img"),
+            "--labels",
+            str(tmp_path / "lab"),
+            "--profile",
+            "iog-tiny-refine",
+            "--epochs",
+            "1",
+            "--samples-per-epoch",
+            "4",
+            "--batch-size",
+            "2",
+            "--min-area",
+            "20",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert rc == 0 and load_model(out).meta["n_objects"] == 6
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert (
+        main(
+            [
+                "finetune",
+                "--images",
+                str(empty),
+                "--labels",
+                str(tmp_path / "lab"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
+    rc = main(
+        [
+            "finetune",
+            "--images",
+            str(tmp_path / "img"),
+            "--labels",
+            str(tmp_path / "lab"),
+            "--min-area",
+            "100000",
+            "--out",
+            str(tmp_path / "none.pt"),
+            "--no-progress",
+        ]
+    )
+    assert rc == 2 and not (tmp_path / "none.pt").exists()
