@@ -214,3 +214,10 @@ def test_cli_finetune_end_to_end(tmp_path):
         ]
     )
     assert rc == 2 and not (tmp_path / "none.pt").exists()
+
+
+def test_without_validation_set_the_checkpoint_is_still_written(tmp_path, data):
+    train, _ = data
+    out = tmp_path / "noval.pt"
+    s = run_finetune(build_model(TINY), PRE, train, None, FinetuneConfig(**FAST), out=out)
+    assert s.checkpoint == out and load_model(out).meta["n_val_objects"] == 0

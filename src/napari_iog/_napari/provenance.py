@@ -10,12 +10,11 @@ Record fields: ``value`` (label id or class), ``kind`` (``commit``/``edit``/``pr
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 from napari_iog import __version__
+from napari_iog.fileio import atomic_write_text
 
 KEY = "napari_iog"
 FORMAT = 1
@@ -86,14 +85,5 @@ def export_json(labels, path) -> Path:
         "coordinate_order": "slice indices, then (row, col) pixels",
         "objects": records(labels),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, json.dumps(doc, indent=1))
     return path

@@ -4,25 +4,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from napari_iog._napari.provenance import KEY, sidecar_path
-
-
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from napari_iog.fileio import atomic_write, atomic_write_text
 
 
 def write_labels(path: str, data, meta: dict) -> list[str]:
@@ -35,7 +22,7 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
         path = path.with_suffix(".tif")
     path.parent.mkdir(parents=True, exist_ok=True)
     arr = np.asarray(data)
-    _atomic(path, lambda tmp: tifffile.imwrite(tmp, arr, compression="zlib"))
+    atomic_write(path, lambda fh: tifffile.imwrite(fh, arr, compression="zlib"))
     written = [str(path)]
     store = (meta.get("metadata") or {}).get(KEY)
     if store:
@@ -47,11 +34,6 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
             **store,
         }
         side = sidecar_path(path)
-
-        def dump(tmp):
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, indent=1)
-
-        _atomic(side, dump)
+        atomic_write_text(side, json.dumps(doc, indent=1))
         written.append(str(side))
     return written

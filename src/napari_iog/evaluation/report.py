@@ -11,13 +11,12 @@ import io
 import json
 from pathlib import Path
 
+from ..fileio import atomic_write_text
 from .metrics import IOG_CLICKS
 
 
 def _atomic_text(path: Path, text: str) -> Path:
-    from ..models.checkpoint import atomic_write
-
-    return atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+    return atomic_write_text(path, text)
 
 
 def build_report(results, extra: dict | None = None) -> dict:
@@ -59,7 +58,7 @@ def plot_curves(results, path, title: str = "IoU vs clicks") -> Path:
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    from ..models.checkpoint import atomic_write
+    from ..fileio import atomic_write
 
     fig = Figure(figsize=(6, 4), dpi=110)
     ax = fig.add_subplot(1, 1, 1)

@@ -68,6 +68,7 @@ def finetune(
     Returns (``StopIteration.value``) a :class:`TrainSummary`."""
     import torch
 
+    from ..data.datasets import collate
     from ..models.checkpoint import atomic_write, save_checkpoint
 
     cfg = cfg or FinetuneConfig()
@@ -98,7 +99,7 @@ def finetune(
     per_epoch = cfg.samples_per_epoch or len(train)
     steps_per_epoch = max(1, per_epoch // batch)
     total = cfg.epochs * steps_per_epoch
-    epoch0, step, best, history = 0, 0, -1.0, []
+    epoch0, step, best, history = 0, 0, -math.inf, []
     state_path = None if out is None else Path(str(out) + ".state.pt")
     if resume is not None:
         st = torch.load(str(resume), map_location=device, weights_only=True)
@@ -151,8 +152,6 @@ def finetune(
             lr = lr_at(cfg, progress)
             for g in opt.param_groups:
                 g["lr"] = lr
-            from ..data.datasets import collate
-
             idx = order[s * batch : (s + 1) * batch]
             samples = [train.sample(int(i), rng, aug, cfg.box_jitter) for i in idx]
             refine_clicks = 0
