@@ -55,6 +55,7 @@ def main(argv=None) -> int:
         baseline_predictors,
         device_description,
         evaluate_all,
+        record_test_metrics,
         results_json,
         train_logger,
         training_config,
@@ -143,6 +144,8 @@ def main(argv=None) -> int:
     if summary is None:
         res["train_seconds"] = loaded.meta.get("train_seconds")
     write_json(results_path, res)
+    if summary is not None:
+        record_test_metrics(ckpt, loaded, res)
     write_report(results + cross, results_path.with_suffix(""), extra={"command": command})
     print(f"wrote {results_path}")
     return 0

@@ -61,6 +61,7 @@ def main(argv=None) -> int:
         baseline_predictors,
         device_description,
         evaluate_all,
+        record_test_metrics,
         results_json,
         train_logger,
         training_config,
@@ -156,6 +157,8 @@ def main(argv=None) -> int:
     if summary is None:
         data["train_seconds"] = loaded.meta.get("train_seconds")
     write_json(results_path, data)
+    if summary is not None:  # a checkpoint trained here: store the test results in it
+        record_test_metrics(ckpt, loaded, data)
     write_report(results, results_path.with_suffix(""), extra={"command": command})
     print(f"wrote {results_path}")
     if args.install:

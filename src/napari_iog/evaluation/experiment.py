@@ -94,11 +94,9 @@ def results_json(
 
 
 def write_json(path, data: dict) -> Path:
-    from ..models.checkpoint import atomic_write
+    from ..fileio import atomic_write_text
 
-    return atomic_write(
-        Path(path), lambda fh: fh.write((json.dumps(data, indent=2) + "\n").encode())
-    )
+    return atomic_write_text(Path(path), json.dumps(data, indent=2) + "\n")
 
 
 # ------------------------------------------------------------------ shared by the benchmark scripts
@@ -151,3 +149,13 @@ def train_logger(every_s: float = 60.0, log=print):
             log(f"stopped: {ev.kind} after {ev.seconds:.0f}s -> {ev.message}")
 
     return cb
+
+
+def record_test_metrics(ckpt, loaded, data: dict) -> None:
+    """Re-save checkpoint ``ckpt`` with the test results in its provenance (``meta.test_metrics``)."""
+    from ..models.checkpoint import save_checkpoint
+
+    keys = ("dataset", "test_slices", "n_objects", "miou_at_3", "miou_after_3_corrections", "noc85",
+            "noc90", "baselines", "command")  # fmt: skip
+    meta = dict(loaded.meta, test_metrics={k: data[k] for k in keys if k in data})
+    save_checkpoint(ckpt, loaded.model.cpu(), loaded.preprocess, meta)

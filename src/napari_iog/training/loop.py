@@ -69,7 +69,8 @@ def finetune(
     import torch
 
     from ..data.datasets import collate
-    from ..models.checkpoint import atomic_write, save_checkpoint
+    from ..fileio import atomic_write
+    from ..models.checkpoint import save_checkpoint
 
     cfg = cfg or FinetuneConfig()
 
