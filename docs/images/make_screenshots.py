@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import napari  # noqa: TID251 - a GUI script
 import numpy as np
 from qtpy.QtWidgets import QApplication  # noqa: TID251
 from scipy import ndimage
 
-import napari  # noqa: TID251 - a GUI script
 from napari_iog._napari.samples import make_aerial_tile, make_em_stack
 from napari_iog._napari.widget import AnnotatorWidget
 from napari_iog.inference import RandomWalkerPredictor
@@ -117,7 +117,43 @@ def aerial():
     viewer.close()
 
 
+def sstem_iog(checkpoint: Path, shared: Path):
+    """Real ssTEM sections (research data, not shipped) with the IOG checkpoint trained by
+    benchmarks/sstem_fewshot.py: mitochondria of section 12 annotated with box + inside click."""
+    import tifffile
+    from skimage import io
+
+    from napari_iog.inference import IOGPredictor
+
+    root = shared / "data" / "sstem-drosophila-vnc"
+    stack = np.stack([tifffile.imread(root / "raw" / f"{z:02d}.tif") for z in range(10, 15)])
+    mito = io.imread(root / "mitochondria" / "12.png")
+    mito = mito > (0 if mito.max() <= 1 else 127)
+    viewer = _viewer()
+    viewer.add_image(stack, name="ssTEM sections 10-14")
+    w = AnnotatorWidget(viewer, autoload=False)
+    viewer.window.add_dock_widget(w, name="IOG Annotator", area="right")
+    w.set_predictor(
+        IOGPredictor.from_weights(str(checkpoint), device="cpu"), f"IOG {checkpoint.stem}"
+    )
+    viewer.dims.set_current_step(0, 2)
+    objs = _objects(mito, 6, min_area=400)
+    _annotate(w.ctl, (2,), objs)
+    viewer.reset_view()
+    viewer.camera.zoom *= 1.6
+    QApplication.instance().processEvents()
+    viewer.screenshot(str(OUT / "annotator_sstem_iog.png"), canvas_only=False)
+    viewer.close()
+
+
 if __name__ == "__main__":
+    import os
+
     em()
     aerial()
+    repo = OUT.parents[1]
+    ckpt = repo / "checkpoints" / "sstem-mito-r18light.pt"
+    shared = Path(os.environ.get("NAPARI_IOG_SHARED", repo / ".." / "shared"))
+    if ckpt.exists() and (shared / "data").is_dir():
+        sstem_iog(ckpt, shared)
     print("written:", sorted(p.name for p in OUT.glob("*.png")))
