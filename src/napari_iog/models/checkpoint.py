@@ -126,7 +126,8 @@ def _read(path: Path, mmap: bool = False):
                 "...)) or a napari-iog checkpoint (save_checkpoint)."
             ) from None
         lines = [ln.strip() for ln in text.split("WeightsUnpickler error:")[-1].splitlines()]
-        reason = next((ln for ln in lines if ln), type(exc).__name__)[:160]
+        reason = next((ln for ln in lines if ln), type(exc).__name__)
+        reason = reason.split(". ")[0].rstrip(".")  # torch's first sentence; no cut mid-word
         raise CheckpointError(
             f"{str(path)!r} is truncated or corrupt and cannot be read ({reason}). Download it "
             "again (`napari-iog weights fetch NAME`) or re-import it "
