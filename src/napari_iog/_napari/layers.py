@@ -103,6 +103,16 @@ def _layer(viewer, name, kind):
     return layer if isinstance(layer, kind) else None
 
 
+def _reusable(viewer, name, kind, ndim):
+    """The plugin layer ``name`` if present with ``ndim`` dimensions; one of another ndim is
+    renamed "(ND, old)" (kept, never deleted) and None returned so a fresh one is made."""
+    layer = _layer(viewer, name, kind)
+    if layer is not None and layer.ndim != ndim:
+        layer.name = f"{name} ({layer.ndim}D, old)"
+        return None
+    return layer
+
+
 def _place_like(layer, image: Image) -> None:
     layer.scale = image.scale
     layer.translate = image.translate
@@ -110,10 +120,7 @@ def _place_like(layer, image: Image) -> None:
 
 def get_points_layer(viewer, image: Image) -> Points:
     """The plugin's Points layer (reused if present and of the image's ndim, else created)."""
-    layer = _layer(viewer, POINTS_NAME, Points)
-    if layer is not None and layer.ndim != image.ndim:
-        layer.name = f"{POINTS_NAME} ({layer.ndim}D, old)"
-        layer = None
+    layer = _reusable(viewer, POINTS_NAME, Points, image.ndim)
     if layer is None:
         layer = viewer.add_points(
             np.empty((0, image.ndim)),
@@ -129,10 +136,7 @@ def get_points_layer(viewer, image: Image) -> Points:
 
 def get_box_layer(viewer, image: Image) -> Shapes:
     """The plugin's Shapes layer for box prompts (rectangles; reused if present)."""
-    layer = _layer(viewer, BOX_NAME, Shapes)
-    if layer is not None and layer.ndim != image.ndim:
-        layer.name = f"{BOX_NAME} ({layer.ndim}D, old)"
-        layer = None
+    layer = _reusable(viewer, BOX_NAME, Shapes, image.ndim)
     if layer is None:
         layer = viewer.add_shapes(
             ndim=image.ndim, name=BOX_NAME, face_color="transparent", edge_color="orange"
