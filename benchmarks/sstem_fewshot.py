@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import shutil
 import sys
 from dataclasses import replace
@@ -31,14 +30,22 @@ def shared_dir() -> Path:
     return Path(env) if env else (REPO / ".." / "shared").resolve()
 
 
-def build(profile: str):
-    """``light`` = the ``cpu-light`` preset (ResNet-18 layout at half width, light decoder, 192 px
-    crops, relax 20, clip to box); ``paper`` = ``iog-resnet101-refine``; else any profile name."""
-    from napari_iog.models import build_model
+def resolved(profile: str):
+    """``(ModelConfig, PreprocessConfig)``: ``light`` = the ``cpu-light`` preset (ResNet-18
+    layout at half width, light decoder, 192 px crops, relax 20, clip to box); ``paper`` =
+    ``iog-resnet101-refine``; else any profile name."""
     from napari_iog.training.presets import resolve_profile
 
-    name = {"light": "cpu-light", "paper": "iog-resnet101-refine"}.get(profile, profile)
-    mc, pc = resolve_profile(name)
+    return resolve_profile(
+        {"light": "cpu-light", "paper": "iog-resnet101-refine"}.get(profile, profile)
+    )
+
+
+def build(profile: str):
+    """A random-init model of :func:`resolved` and its preprocessing."""
+    from napari_iog.models import build_model
+
+    mc, pc = resolved(profile)
     return build_model(mc), pc
 
 
@@ -57,21 +64,9 @@ def main(argv=None) -> int:
 
     from napari_iog.data.datasets import ObjectDataset
     from napari_iog.data.files import load_sstem
-    from napari_iog.evaluation.experiment import (
-        baseline_predictors,
-        device_description,
-        evaluate_all,
-        record_test_metrics,
-        results_json,
-        train_logger,
-        training_config,
-        write_json,
-    )
+    from napari_iog.evaluation import experiment as ex
     from napari_iog.evaluation.protocol import EvalConfig
-    from napari_iog.evaluation.report import write_report
-    from napari_iog.inference import IOGPredictor
     from napari_iog.models.checkpoint import load_model
-    from napari_iog.training import run_finetune
     from napari_iog.training.steps import resolve_device
 
     torch.set_num_threads(args.threads)
@@ -84,83 +79,43 @@ def main(argv=None) -> int:
     name = f"sstem-mito-{'r18light' if args.profile == 'light' else args.profile}"
     out = Path(args.out or REPO / "checkpoints" / f"{name}.pt")
     results_path = Path(args.results or REPO / "benchmarks" / "results" / "sstem_fewshot.json")
-    command = "python " + " ".join(
-        shlex.quote(a) for a in [f"benchmarks/{Path(__file__).name}", *(argv or sys.argv[1:])]
-    )
+    command = ex.command_line(__file__, argv)
     device = resolve_device(args.device)
-    summary = None
 
+    ds = None
     if args.eval_only is None:
-        model, pre = build(args.profile)
-        ims, labs = load_sstem(root, train_slices)
-        ds = ObjectDataset(ims, labs, pre, min_area=50)
+        ds = ObjectDataset(*load_sstem(root, train_slices), resolved(args.profile)[1], min_area=50)
         print(f"train: slices {train_slices}: {ds.describe()}", flush=True)
-        train, val = ds.split(0.1, seed=args.seed)
-        cfg = training_config(args)
-        meta = {
-            "data": "ssTEM Drosophila VNC stack 1 (Gerhard et al. 2013), mitochondria",
-            "train_slices": train_slices,
-            "test_slices": test_slices,
-            "profile": args.profile,
-            "command": command,
-        }
-        summary = run_finetune(
-            model,
-            pre,
-            train,
-            val,
-            cfg,
-            out=out,
-            meta=meta,
-            callback=train_logger(log=lambda m: print(m, flush=True)),
-        )
-        ckpt = summary.checkpoint
-    else:
-        ckpt = Path(args.eval_only)
+    meta = {
+        "data": "ssTEM Drosophila VNC stack 1 (Gerhard et al. 2013), mitochondria",
+        "train_slices": train_slices,
+        "test_slices": test_slices,
+        "profile": args.profile,
+        "command": command,
+    }
+    ckpt, summary = ex.train_or_load(args, lambda: build(args.profile), ds, 0.1, out, meta)
 
     loaded = load_model(ckpt, device=str(device))
     ims, labs = load_sstem(root, test_slices)
     ecfg = EvalConfig(max_clicks=args.max_clicks, min_area=50, stop_iou=args.stop_iou)
-    predictors = {
-        f"IOG {args.profile}": IOGPredictor(loaded.model, loaded.preprocess, device=device)
-    }
+    predictors, variants = ex.iog_predictors(loaded, device, f"IOG {args.profile}", args.tta)
     if not args.no_baselines:
-        predictors.update(baseline_predictors(replace(loaded.preprocess, clip_to_box=False)))
-    results = evaluate_all(predictors, ims, labs, ecfg)
-    if loaded.preprocess.clip_to_box:  # the same net without the post-process (3 corrections)
-        noclip = {
-            f"IOG {args.profile} (no clip to box)": IOGPredictor(
-                loaded.model, replace(loaded.preprocess, clip_to_box=False), device=device
-            )
-        }
-        results += evaluate_all(
-            noclip, ims, labs, replace(ecfg, max_clicks=min(3, args.max_clicks))
-        )
-    main_res, others = results[0], results[1:]
-    baselines = [r for r in others if not r.name.startswith("IOG")]
+        predictors.update(ex.baseline_predictors(replace(loaded.preprocess, clip_to_box=False)))
+    results = ex.evaluate_all(predictors, ims, labs, ecfg)
+    results += ex.evaluate_all(
+        variants, ims, labs, replace(ecfg, max_clicks=min(3, args.max_clicks))
+    )
     extra = {
         "dataset": "sstem-drosophila-vnc mitochondria",
         "train_slices": train_slices,
         "test_slices": test_slices,
         "profile": args.profile,
-        "checkpoint": str(ckpt.name),
-        "model_config": loaded.model.config.to_dict(),
-        "preprocess": loaded.preprocess.to_dict(),
-        "checkpoint_meta": {
-            k: loaded.meta.get(k) for k in ("epochs", "steps", "train_seconds", "metrics")
-        },
-        "variants": {r.name: r.summary() for r in others if r.name.startswith("IOG")},
+        "tta": bool(args.tta),
+        **ex.checkpoint_extra(loaded, ckpt),
         "max_corrective_clicks": args.max_clicks,
         "stop_iou": args.stop_iou,
     }
-    data = results_json(main_res, baselines, summary, device_description(device), command, extra)
-    if summary is None:
-        data["train_seconds"] = loaded.meta.get("train_seconds")
-    write_json(results_path, data)
-    if summary is not None:  # a checkpoint trained here: store the test results in it
-        record_test_metrics(ckpt, loaded, data)
-    write_report(results, results_path.with_suffix(""), extra={"command": command})
-    print(f"wrote {results_path}")
+    ex.save_results(results_path, results, summary, device, command, extra, ckpt, loaded)
     if args.install:
         from napari_iog.models.weights import cache_dir
 

@@ -152,6 +152,16 @@ def test_random_affine_keeps_shapes_and_object_size():
         random_affine(im, mask, np.random.default_rng(k), flip_only)[1].tobytes() for k in range(8)
     }
     assert mask[:, ::-1].tobytes() in outs and mask.tobytes() in outs
+    vflip_only = AugmentConfig(flip=False, vflip=True, scale=(1.0, 1.0), rotate=0.0)
+    outs = {
+        random_affine(im, mask, np.random.default_rng(k), vflip_only)[1].tobytes() for k in range(8)
+    }
+    assert outs == {mask.tobytes(), mask[::-1].tobytes()}
+    jitter = AugmentConfig(flip=False, scale=(1.0, 1.0), rotate=0.0, intensity=0.2)
+    img_j, m_j = random_affine(im, mask, np.random.default_rng(3), jitter)
+    assert np.array_equal(m_j, mask) and not np.allclose(img_j, im)  # image only
+    gain = np.polyfit(im.astype(np.float64).ravel(), img_j.ravel(), 1)[0]
+    assert 0.8 <= gain <= 1.2  # contrast moved within +-intensity
 
 
 @pytest.mark.realdata

@@ -40,6 +40,9 @@ def test_noc_and_miou_on_known_curves():
     assert noc_per_object(curves, 0.85).tolist() == [3, 4, 6]
     assert noc_per_object(curves, 0.90).tolist() == [3, 5, 6]
     assert noc(curves, 0.90) == pytest.approx(14 / 3)
+    assert summarize(curves)["noc90_corrective"] == pytest.approx(
+        14 / 3 - 3
+    )  # clicks after IOG's 3
     assert miou_at(curves, 3) == pytest.approx((0.95 + 0.80 + 0.10) / 3)
     assert miou_at(curves, 5) == pytest.approx((0.95 + 0.91 + 0.30) / 3)
     assert miou_at(curves, 99) == pytest.approx((0.95 + 0.93 + 0.40) / 3)  # held at the last step
@@ -174,49 +177,32 @@ def test_cli_evaluate_writes_the_report(tmp_path, synth, monkeypatch):
     ims, labs = synth
     imsave(tmp_path / "im.png", ims[0], check_contrast=False)
     imsave(tmp_path / "lab.png", labs[0].astype(np.uint8), check_contrast=False)
-    rc = main(
-        [
-            "evaluate",
-            "--weights",
-            str(ckpt),
-            "--images",
-            str(tmp_path / "im.png"),
-            "--labels",
-            str(tmp_path / "lab.png"),
-            "--report",
-            str(tmp_path / "rep"),
-            "--max-clicks",
-            "2",
-            "--min-area",
-            "20",
-            "--baselines",
-            "box fill",
-            "--device",
-            "cpu",
-            "--no-progress",
-        ]
-    )
-    assert rc == 0
+
+    def evaluate(report, *extra):
+        files = ["--images", str(tmp_path / "im.png"), "--labels", str(tmp_path / "lab.png")]
+        return main(["evaluate", "--weights", str(ckpt), *files, "--report", str(report), *extra])
+
+    fast = ["--max-clicks", "2", "--min-area", "20", "--device", "cpu", "--no-progress"]
+    assert evaluate(tmp_path / "rep", *fast, "--baselines", "box fill") == 0
     rep = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert set(rep["methods"]) == {"IOG", "box fill"} and rep["methods"]["IOG"]["n_objects"] == 3
     assert (tmp_path / "rep" / "iou_vs_clicks.png").exists()
+    assert evaluate(tmp_path / "r2", "--baselines", "magic") == 2
+    from napari_iog.inference import IOGPredictor
+
+    made = []
+    real = IOGPredictor.from_weights.__func__
+
+    def spy(cls, *a, **kw):
+        made.append(real(cls, *a, **kw))
+        return made[-1]
+
+    monkeypatch.setattr(IOGPredictor, "from_weights", classmethod(spy))
+    assert evaluate(tmp_path / "r3", *fast, "--baselines", "box fill", "--tta") == 0
+    assert [p.tta for p in made] == [True]
     assert (
-        main(
-            [
-                "evaluate",
-                "--weights",
-                str(ckpt),
-                "--images",
-                str(tmp_path / "im.png"),
-                "--labels",
-                str(tmp_path / "lab.png"),
-                "--report",
-                str(tmp_path / "r2"),
-                "--baselines",
-                "magic",
-            ]
-        )
-        == 2
+        json.loads((tmp_path / "r3" / "report.json").read_text())["methods"]["IOG"]["n_objects"]
+        == 3
     )
 
 
@@ -234,3 +220,53 @@ def test_box_fill_on_real_sstem_mitochondria():
     s = res.summary()
     assert s["n_objects"] + s["n_skipped_small"] == int(labs[0].max())
     assert 0.65 < s["miou_at_3"] < 0.85  # the issue quotes ~0.76 for box fill on these
+
+
+def test_fewshot_experiment_driver_trains_evaluates_and_records(tmp_path, synth):
+    """The helpers the benchmarks/*_fewshot.py scripts share: a tiny time-budgeted run, the
+    headline + variant predictors, and the results JSON / report / checkpoint provenance."""
+    import argparse
+
+    pytest.importorskip("torch")
+    from napari_iog.data.datasets import ObjectDataset
+    from napari_iog.evaluation.experiment import (
+        add_training_args,
+        evaluate_all,
+        iog_predictors,
+        save_results,
+        train_or_load,
+    )
+    from napari_iog.models import build_model, get_profile
+    from napari_iog.models.checkpoint import load_model
+
+    ap = argparse.ArgumentParser()
+    add_training_args(ap, minutes=0.02, samples_per_epoch=4)
+    args = ap.parse_args(["--batch-size", "2", "--max-clicks", "1", "--vflip", "--tta",
+                          "--intensity", "0.1", "--iou-weight", "0.5", "--device", "cpu"])  # fmt: skip
+    mc, pre = get_profile("iog-tiny-refine")
+    ims, labs = synth
+    ds = ObjectDataset(ims * 2, labs * 2, pre, min_area=20)
+    out = tmp_path / "tiny.pt"
+    ckpt, summary = train_or_load(args, lambda: (build_model(mc), pre), ds, 0.3, out, {"x": 1})
+    assert ckpt == out and out.exists() and summary.steps_done >= 1
+    loaded = load_model(ckpt, device="cpu")
+    cfg = loaded.meta["finetune_config"]
+    assert cfg["vflip"] and cfg["intensity"] == 0.1 and cfg["iou_weight"] == 0.5
+    main, variants = iog_predictors(loaded, "cpu", "IOG tiny", tta=True)
+    assert [p.tta for p in main.values()] == [True] and list(main) == ["IOG tiny + flip TTA"]
+    assert {n: p.tta for n, p in variants.items()}["IOG tiny"] is False
+    ecfg = EvalConfig(max_clicks=1, min_area=20)
+    results = evaluate_all(main, ims, labs, ecfg, log=lambda m: None)
+    results += evaluate_all(variants, ims, labs, ecfg, log=lambda m: None)
+    data = save_results(
+        tmp_path / "r.json", results, summary, "cpu", "cmd", {"dataset": "blobs"}, ckpt, loaded
+    )
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["noc90_corrective"] == pytest.approx(saved["noc90"] - 3)
+    assert saved["baselines"] == {} and "IOG tiny" in saved["variants"]
+    assert (
+        data["train_steps"] == summary.steps_done and (tmp_path / "r" / "per_object.csv").exists()
+    )
+    assert load_model(ckpt, device="cpu").meta["test_metrics"]["n_objects"] == 3
+    args.eval_only = str(ckpt)  # evaluation-only runs skip training
+    assert train_or_load(args, None, None, 0.3, out, {}) == (ckpt, None)

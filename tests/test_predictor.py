@@ -329,3 +329,42 @@ def test_end_to_end_matches_official_refinement_pass():
     expected = 1 / (1 + np.exp(-ref.astype(np.float64)))
     assert res.origin == (0, 0) and res.prob.shape == (512, 512)
     assert np.abs(res.prob - expected).max() <= 1e-4
+
+
+# ------------------------------------------------------------------------ flip test-time augmentation
+def test_flip_views_round_trip_and_bad_shapes():
+    from napari_iog.inference.tta import flip_views, merge_views
+
+    x = np.random.default_rng(1).random((2, 5, 8, 8)).astype(np.float32)
+    v = flip_views(x)
+    assert v.shape == (8, 5, 8, 8)
+    np.testing.assert_array_equal(v[3], x[1, :, :, ::-1])  # left-right block, sample 1
+    np.testing.assert_array_equal(v[2 * 2 + 1], x[1, :, ::-1, :])  # up-down block, sample 1
+    np.testing.assert_array_equal(merge_views(v[:, 0]), x[:, 0])  # each view flipped back
+    with pytest.raises(ValueError, match=r"\[N, C, S, S\]"):
+        flip_views(x[0])
+    with pytest.raises(ValueError, match=r"\[4N, S, S\]"):
+        merge_views(v[:3, 0])
+
+
+@pytest.mark.parametrize("name", ["iog-tiny-refine", "iog-tiny"])
+def test_tta_is_the_mean_of_the_four_mirrored_passes(name):
+    plain, tta = make(name), make(name, tta=True)
+    assert tta.tta and not plain.tta
+    ni = make_network_input(plain._require_image(), PROMPT, plain.preprocess)
+    x = ni.x[None] if plain.reuses_encoder else ni.merged()[None]
+    views = [x, x[..., ::-1], x[..., ::-1, :], x[..., ::-1, ::-1]]
+    probs = []
+    for v, undo in zip(views, [lambda p: p, lambda p: p[..., ::-1], lambda p: p[..., ::-1, :],
+                               lambda p: p[..., ::-1, ::-1]]):  # fmt: skip
+        maps = v[:, 3:5] if plain.reuses_encoder else None
+        probs.append(undo(plain._decode(plain._encode(v), maps)))
+    expected = np.mean(probs, axis=0)[0]
+    got = tta.predict(PROMPT)
+    res, _ = ni.transform.paste(expected)
+    np.testing.assert_allclose(got.prob, res, atol=1e-5)
+    assert not np.allclose(got.prob, plain.predict(PROMPT).prob, atol=1e-4)  # it did something
+    clicks = [Click(30, 45, positive=False)]
+    assert tta.refine(clicks).prob.shape == got.prob.shape  # refinement path runs with 4 views
+    batch = tta.predict_batch([PROMPT, PROMPT])
+    np.testing.assert_allclose(batch[0].prob, got.prob, atol=1e-5)

@@ -221,3 +221,56 @@ def test_without_validation_set_the_checkpoint_is_still_written(tmp_path, data):
     out = tmp_path / "noval.pt"
     s = run_finetune(build_model(TINY), PRE, train, None, FinetuneConfig(**FAST), out=out)
     assert s.checkpoint == out and load_model(out).meta["n_val_objects"] == 0
+
+
+def test_soft_iou_loss_and_its_weight():
+    from napari_iog.models import IOGOutput
+    from napari_iog.training.losses import soft_iou
+
+    t = torch.zeros(2, 1, 8, 8)
+    t[:, :, :4] = 1
+    right = (t * 2 - 1) * 20.0  # confident and correct
+    assert soft_iou(right, t).item() == pytest.approx(0.0, abs=1e-6)
+    assert soft_iou(-right, t).item() == pytest.approx(64 / 65, rel=1e-4)  # no overlap
+    void = torch.zeros_like(t, dtype=torch.bool)
+    void[:, :, 4:] = True  # only the positive half counts: p = 0.5 everywhere there
+    assert soft_iou(torch.zeros_like(t), t, void).item() == pytest.approx(1 - 17 / 33, rel=1e-4)
+    z = torch.zeros(2, 1, 8, 8)
+    out = IOGOutput((z, z, z, z), z)
+    base = iog_loss(out, t).item()
+    assert iog_loss(out, t, iou_weight=2.0).item() == pytest.approx(
+        base + 2.0 * soft_iou(z, t).item(), rel=1e-5
+    )
+    with pytest.raises(TrainingError, match="iou_weight"):
+        FinetuneConfig(iou_weight=-1)
+    with pytest.raises(TrainingError, match="intensity"):
+        FinetuneConfig(intensity=1.5)
+
+
+def test_ema_checkpoint_holds_the_averaged_weights_and_resumes(tmp_path, data):
+    train, val = data
+    torch.manual_seed(0)
+    model = build_model(TINY)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    out = tmp_path / "ema.pt"
+    cfg = FinetuneConfig(**dict(FAST, ema_decay=0.5, vflip=True, intensity=0.1, iou_weight=1.0))
+    summary = run_finetune(model, PRE, train, val, cfg, out=out)
+    assert summary.steps_done == 3 and summary.checkpoint == out
+    saved = load_model(out).model.state_dict()
+    raw = model.state_dict()
+    w = (
+        "Fine_net.last_conv.weight"
+        if "Fine_net.last_conv.weight" in raw
+        else next(k for k, v in raw.items() if v.dtype.is_floating_point and v.ndim == 4)
+    )
+    # 3 EMA updates with decay 0.5 from the start weights: neither the start nor the raw weights
+    assert not torch.equal(saved[w], raw[w]) and not torch.equal(saved[w], start[w])
+    state = torch.load(str(out) + ".state.pt", weights_only=True)
+    assert "ema" in state
+    s2 = run_finetune(
+        build_model(TINY), PRE, train, val, cfg.replace(epochs=2), out=out,
+        resume=str(out) + ".state.pt",
+    )  # fmt: skip
+    assert s2.steps_done == 6
+    with pytest.raises(TrainingError, match="ema_decay"):
+        FinetuneConfig(ema_decay=1.0)

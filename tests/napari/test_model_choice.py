@@ -3,6 +3,7 @@ get them; bad device names are refused."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from napari_iog._napari import model_choice as M
@@ -30,3 +31,30 @@ def test_load_predictor_classical_and_errors(monkeypatch, tmp_path):
     with pytest.raises(ValueError) as err:  # a registry name that is not downloaded
         M.load_predictor("IOG_PASCAL_SBD", "cpu")
     assert "fetch" in str(err.value) or "import" in str(err.value)
+
+
+def test_mirror_averaging_checkbox_reloads_the_model_with_tta(make_napari_viewer, qtbot, tmp_path):
+    torch = pytest.importorskip("torch")
+    from napari_iog._napari.widget import AnnotatorWidget
+    from napari_iog.models import build_model, get_profile
+    from napari_iog.models.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    mc, pre = get_profile("iog-tiny-refine")
+    path = save_checkpoint(tmp_path / "tiny.pt", build_model(mc), pre)
+    pred, desc = M.load_predictor(str(path), "cpu", tta=True)
+    assert pred.tta and "mirror averaging" in desc
+    assert M.load_predictor(M.CLASSICAL, "cpu", tta=True)[0].name.startswith("random walker")
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((48, 48), np.uint8), name="img")
+    w = AnnotatorWidget(viewer, autoload=False)
+    panel = w.model
+    panel.weights.addItem("local", str(path))
+    panel._choices.append(M.WeightsChoice("local", str(path), True, ""))
+    panel.weights.setCurrentIndex(panel.weights.count() - 1)
+    panel.device.setCurrentText("cpu")
+    panel.load_model()
+    qtbot.waitUntil(lambda: getattr(w.ctl.session.predictor, "tta", None) is False, timeout=20000)
+    panel.tta.setChecked(True)  # toggling reloads the IOG weights with mirror averaging
+    qtbot.waitUntil(lambda: getattr(w.ctl.session.predictor, "tta", None) is True, timeout=20000)

@@ -67,8 +67,10 @@ def best_available() -> WeightsChoice:
     return classical_choice()
 
 
-def load_predictor(source: str, device: str = "auto"):
-    """Build the predictor for ``source`` (registry name, checkpoint path, or ``CLASSICAL``).
+def load_predictor(source: str, device: str = "auto", tta: bool = False):
+    """Build the predictor for ``source`` (registry name, checkpoint path, or ``CLASSICAL``);
+    ``tta``: IOG averages the 4 mirror images of each crop (4x compute, ignored by the classical
+    predictor).
 
     Returns ``(predictor, description)``. Raises ``ValueError`` subclasses (``CheckpointError``,
     ``WeightsError``) whose messages say how to get the weights.
@@ -85,8 +87,9 @@ def load_predictor(source: str, device: str = "auto"):
         )
     from napari_iog.inference import IOGPredictor
 
-    pred = IOGPredictor.from_weights(source, device=device)
-    return pred, f"IOG {source} on {getattr(pred, 'device', device)}"
+    pred = IOGPredictor.from_weights(source, device=device, tta=tta)
+    extra = " with mirror averaging" if tta else ""
+    return pred, f"IOG {source} on {getattr(pred, 'device', device)}{extra}"
 
 
 def predictor_description(predictor) -> str:

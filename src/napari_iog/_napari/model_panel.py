@@ -1,11 +1,20 @@
 """The Model section of the annotator: weights picker (registry names, our fine-tuned
-checkpoints, a local file, or the classical fallback), device dropdown, Load. Loading runs in a
-thread worker; a clear message says how to get weights that are absent."""
+checkpoints, a local file, or the classical fallback), device dropdown, mirror averaging (flip
+test-time augmentation), Load. Loading runs in a thread worker; a clear message says how to get
+weights that are absent."""
 
 from __future__ import annotations
 
 from napari.utils.notifications import show_warning
-from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+)
 
 from napari_iog._napari import model_choice as M
 from napari_iog._napari.qt_helpers import button
@@ -37,8 +46,15 @@ class ModelPanel(QGroupBox):
             button("Local file...", self._pick_file, "Load a .pth / napari-iog checkpoint")
         )
         row.addWidget(button("Load", self.load_model))
+        self.tta = QCheckBox("Mirror averaging (4x slower)")
+        self.tta.setToolTip(
+            "Average the prediction over the 4 mirror images of the crop (flip test-time "
+            "augmentation): slightly more accurate masks, 4x the compute. Reloads the model."
+        )
+        self.tta.toggled.connect(self._on_tta_toggled)
         form.addRow("Weights", self.weights)
         form.addRow("Device", row)
+        form.addRow(self.tta)
         self.info = QLabel("")
         self.info.setWordWrap(True)
         form.addRow(self.info)
@@ -47,6 +63,10 @@ class ModelPanel(QGroupBox):
     def _on_weights_changed(self, *_):
         c = self._choices[self.weights.currentIndex()] if self._choices else None
         self.info.setText("" if c is None else c.hint)
+
+    def _on_tta_toggled(self, *_) -> None:
+        if self.weights.currentData() not in (None, "", M.CLASSICAL):
+            self.load_model()
 
     def _pick_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -74,7 +94,12 @@ class ModelPanel(QGroupBox):
             self._set_status("No model loaded: pick other weights or the classical predictor.")
 
         self._loader = start_worker(
-            M.load_predictor, source, device, on_returned=done, on_error=failed
+            M.load_predictor,
+            source,
+            device,
+            self.tta.isChecked(),
+            on_returned=done,
+            on_error=failed,
         )
 
     def cancel_load(self) -> None:

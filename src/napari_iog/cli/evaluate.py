@@ -38,6 +38,8 @@ def register(subparsers) -> None:
         help="comma-separated subset of 'box fill,random walker,grabcut' or 'none'",
     )
     p.add_argument("--device", default="auto")
+    p.add_argument("--tta", action="store_true",
+                   help="average over the 4 mirror images of the crop (4x slower, a bit more accurate)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -55,7 +57,7 @@ def run(args) -> int:
     images, labels = load_pairs(
         args.images, args.labels, mode=args.label_mode, value=args.label_value
     )
-    iog = IOGPredictor.from_weights(args.weights, device=args.device)
+    iog = IOGPredictor.from_weights(args.weights, device=args.device, tta=args.tta)
     predictors = {"IOG": iog}
     names = (
         []

@@ -14,6 +14,8 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
+    from ..training.config import add_augment_args
+
     p = subparsers.add_parser(
         "finetune",
         help="fine-tune IOG on annotated images (few-shot)",
@@ -42,6 +44,7 @@ def register(subparsers) -> None:
     p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
     p.add_argument("--loss", default="bce", choices=("bce", "balanced"))
     p.add_argument("--freeze-backbone", action="store_true")
+    add_augment_args(p)
     p.add_argument("--min-area", type=int, default=50, help="skip smaller objects (pixels)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--patience", type=int, default=0, help="early stop after N epochs w/o progress")
@@ -70,6 +73,7 @@ def run(args) -> int:
     from ..data.datasets import ObjectDataset
     from ..data.files import load_pairs
     from ..training import FinetuneConfig, TrainingError, run_finetune
+    from ..training.config import augment_kwargs
 
     images, labels = load_pairs(
         args.images, args.labels, mode=args.label_mode, value=args.label_value
@@ -100,6 +104,7 @@ def run(args) -> int:
         seed=args.seed,
         device=args.device,
         num_threads=args.threads,
+        **augment_kwargs(args),
     )
     meta = {
         "data": {"images": [str(p) for p in args.images], "labels": [str(p) for p in args.labels]},

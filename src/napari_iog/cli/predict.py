@@ -35,6 +35,8 @@ def register(subparsers) -> None:
     p.add_argument("--weights", required=True,
                    help="checkpoint file, official .pth, or a name from `napari-iog weights list`")  # fmt: skip
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
+    p.add_argument("--tta", action="store_true",
+                   help="average over the 4 mirror images of the crop (4x slower, a bit more accurate)")  # fmt: skip
     p.add_argument("--slice", type=int, default=None, metavar="Z", help="slice of a 3D stack")
     p.add_argument("--values", type=int, choices=(255, 1), default=255,
                    help="foreground value in the mask file (default 255)")  # fmt: skip
@@ -129,7 +131,7 @@ def run(args) -> int:
     box.validate(plane.shape[:2])
     inside = None if args.inside is None else Click(args.inside[0], args.inside[1], True)
     t0 = time.perf_counter()
-    predictor = IOGPredictor.from_weights(args.weights, device=args.device)
+    predictor = IOGPredictor.from_weights(args.weights, device=args.device, tta=args.tta)
     t1 = time.perf_counter()
     predictor.set_image(plane)
     result = predictor.predict(Prompt(box, inside, clicks))

@@ -75,6 +75,8 @@ def results_json(
         "best_miou_within_3_corrections": s["best_miou_within_3_corrections"],
         "noc85": s["noc85"],
         "noc90": s["noc90"],
+        "noc85_corrective": s["noc85_corrective"],
+        "noc90_corrective": s["noc90_corrective"],
         "n_objects": s["n_objects"],
         "n_skipped_small": s["n_skipped_small"],
         "miou_by_clicks": s["miou_by_clicks"],
@@ -102,6 +104,8 @@ def write_json(path, data: dict) -> Path:
 # ------------------------------------------------------------------ shared by the benchmark scripts
 def add_training_args(ap, minutes: float, samples_per_epoch: int) -> None:
     """The command-line options every few-shot benchmark script has."""
+    from ..training.config import add_augment_args
+
     ap.add_argument("--profile", default="light", help="light | paper | a napari-iog profile name")
     ap.add_argument("--minutes", type=float, default=minutes, help="training budget (see --clock)")
     ap.add_argument("--clock", default="cpu", choices=("cpu", "wall"),
@@ -117,20 +121,25 @@ def add_training_args(ap, minutes: float, samples_per_epoch: int) -> None:
                     help="torch threads (1 is fastest on a busy shared CPU: no spin-waiting)")  # fmt: skip
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
+    add_augment_args(ap)
     ap.add_argument("--out", default=None, help="checkpoint path (default checkpoints/<name>.pt)")
     ap.add_argument("--results", default=None, help="results JSON (default benchmarks/results/)")
     ap.add_argument("--eval-only", default=None, help="skip training, evaluate this checkpoint")
+    ap.add_argument("--tta", action="store_true",
+                    help="headline numbers with flip test-time augmentation (the other way is "
+                    "reported as a variant)")  # fmt: skip
 
 
 def training_config(args, min_area: int = 50):
     """The FinetuneConfig of a benchmark run: time-budgeted, validation every epoch."""
     from ..training import FinetuneConfig
+    from ..training.config import augment_kwargs
 
     return FinetuneConfig(
         epochs=10_000, samples_per_epoch=args.samples_per_epoch, batch_size=args.batch_size,
         lr=args.lr, max_minutes=args.minutes, budget_clock=args.clock,
         max_wall_minutes=args.max_wall_minutes, seed=args.seed, device=args.device,
-        num_threads=args.threads, min_area=min_area, val_max_objects=64,
+        num_threads=args.threads, min_area=min_area, val_max_objects=64, **augment_kwargs(args),
     )  # fmt: skip
 
 
@@ -159,3 +168,82 @@ def record_test_metrics(ckpt, loaded, data: dict) -> None:
             "noc90", "baselines", "command")  # fmt: skip
     meta = dict(loaded.meta, test_metrics={k: data[k] for k in keys if k in data})
     save_checkpoint(ckpt, loaded.model.cpu(), loaded.preprocess, meta)
+
+
+def command_line(script: str, argv) -> str:
+    """The command that reproduces this run, for the results JSON."""
+    import shlex
+    import sys
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    return "python " + " ".join(shlex.quote(a) for a in [f"benchmarks/{Path(script).name}", *args])
+
+
+def train_or_load(args, build, dataset, val_fraction: float, out, meta: dict, min_area: int = 50):
+    """Train ``build()`` -> ``(model, preprocess)`` on ``dataset`` (an ObjectDataset; a
+    ``val_fraction`` of its objects validates), unless ``args.eval_only`` names a checkpoint.
+    Returns ``(checkpoint path, TrainSummary | None)``."""
+    from ..training import run_finetune
+
+    if args.eval_only is not None:
+        return Path(args.eval_only), None
+    model, pre = build()
+    train, val = dataset.split(val_fraction, seed=args.seed)
+    summary = run_finetune(
+        model, pre, train, val, training_config(args, min_area), out=out, meta=meta,
+        callback=train_logger(log=lambda m: print(m, flush=True)),
+    )  # fmt: skip
+    return summary.checkpoint, summary
+
+
+def iog_predictors(loaded, device, label: str, tta: bool) -> tuple[dict, dict]:
+    """``({label: headline predictor}, {variant name: predictor})`` for a loaded checkpoint: the
+    variants are the other TTA setting and, for clip-to-box checkpoints, the unclipped masks."""
+    from dataclasses import replace
+
+    from ..inference import IOGPredictor
+
+    def make(pre, t):
+        return IOGPredictor(loaded.model, pre, device=device, tta=t)
+
+    main = {label + (" + flip TTA" if tta else ""): make(loaded.preprocess, tta)}
+    variants = {label + ("" if tta else " + flip TTA"): make(loaded.preprocess, not tta)}
+    if loaded.preprocess.clip_to_box:
+        variants[f"{label} (no clip to box)"] = make(
+            replace(loaded.preprocess, clip_to_box=False), tta
+        )
+    return main, variants
+
+
+def checkpoint_extra(loaded, ckpt) -> dict:
+    """Results-JSON keys describing the evaluated checkpoint."""
+    return {
+        "checkpoint": Path(ckpt).name,
+        "model_config": loaded.model.config.to_dict(),
+        "preprocess": loaded.preprocess.to_dict(),
+        "checkpoint_meta": {
+            k: loaded.meta.get(k) for k in ("epochs", "steps", "train_seconds", "metrics")
+        },
+    }
+
+
+def save_results(
+    path, results, summary, device, command, extra, ckpt, loaded, report_only=()
+) -> dict:
+    """Write the results JSON (``results[0]`` = IOG headline; names starting with "IOG" are
+    variants, the rest baselines), the report folder next to it (plus the ``report_only``
+    results), and (freshly trained checkpoints) the test metrics into the checkpoint."""
+    from .report import write_report
+
+    main, others = results[0], results[1:]
+    baselines = [r for r in others if not r.name.startswith("IOG")]
+    extra = dict(extra, variants={r.name: r.summary() for r in others if r.name.startswith("IOG")})
+    data = results_json(main, baselines, summary, device_description(device), command, extra)
+    if summary is None:
+        data["train_seconds"] = loaded.meta.get("train_seconds")
+    write_json(path, data)
+    if summary is not None:
+        record_test_metrics(ckpt, loaded, data)
+    write_report([*results, *report_only], Path(path).with_suffix(""), extra={"command": command})
+    print(f"wrote {path}")
+    return data

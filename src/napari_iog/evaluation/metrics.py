@@ -8,6 +8,8 @@ Conventions (as in the interactive-segmentation literature, adapted to IOG):
 - ``mIoU@c`` is the mean over objects of the IoU after ``c`` total clicks (``c >= 3``).
 - ``NoC@t`` is the mean over objects of the smallest total click count reaching IoU ``>= t``; an
   object that never reaches it counts as ``3 + K`` (the click limit), as in RITM/FocalClick.
+  ``noc90_corrective`` = ``NoC@90 - 3``: the corrective clicks alone (the box and inside click
+  not counted), the number to compare with tools whose first interaction is one box.
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ def summarize(curves) -> dict:
         "miou_by_clicks": {str(IOG_CLICKS + k): float(arr[:, k].mean()) for k in range(k_max + 1)},
         "noc85": noc(arr, 0.85),
         "noc90": noc(arr, 0.90),
+        "noc85_corrective": noc(arr, 0.85) - IOG_CLICKS,
+        "noc90_corrective": noc(arr, 0.90) - IOG_CLICKS,
         "n_fail85": int((arr.max(axis=1) < 0.85).sum()),
         "n_fail90": int((arr.max(axis=1) < 0.90).sum()),
         "best_miou_within_3_corrections": float(arr[:, : min(4, k_max + 1)].max(axis=1).mean()),

@@ -14,9 +14,10 @@ backbone. A net without the refinement branch has no click input, so ``refine`` 
 whole net with the clicks merged into its guidance channels (positive into "inside", negative
 into "outside"); this is a documented fallback, not the paper's method.
 
-Devices: ``"auto"`` = CUDA, else Apple MPS, else CPU. AMP (fp16 autocast) only on CUDA. The
-model is put in eval mode (BatchNorm running stats) and run under ``torch.inference_mode``.
-torch is imported lazily; ``torch.set_num_threads`` is never touched.
+``tta=True`` averages the crop with its 3 mirror images (:mod:`.tta`; 4x compute, clicks
+mirrored alike). Devices: ``"auto"`` = CUDA, else Apple MPS, else CPU. AMP (fp16 autocast)
+only on CUDA. The model is put in eval mode (BatchNorm running stats) and run under
+``torch.inference_mode``. torch is imported lazily; ``torch.set_num_threads`` is never touched.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .transforms import (
     make_network_input,
     validate_prompt,
 )
+from .tta import flip_views, merge_views
 
 
 class PredictorStateError(ValueError):
@@ -118,11 +120,13 @@ class IOGPredictor(ImagePredictorBase):
         device="auto",
         amp=True,
         optimize=True,
+        tta: bool = False,
     ):
-        """``optimize=True`` runs an eval-only copy with BatchNorm folded into the convs and
-        channels-last tensors (``models.fuse``; logits change by ~1e-5; 25-35% faster on a 2-core
-        CPU, docs/latency.md). ``self.model`` stays the
-        original (for saving / fine-tuning); build a new predictor after changing its weights."""
+        """``tta=True``: flip test-time augmentation (:mod:`.tta`, 4x compute). ``optimize=True``
+        runs an eval-only copy with BatchNorm folded into the convs and channels-last tensors
+        (``models.fuse``; logits change by ~1e-5; 25-35% faster on a 2-core CPU,
+        docs/latency.md). ``self.model`` stays the original (for saving / fine-tuning); build a
+        new predictor after changing its weights."""
         super().__init__(preprocess)
         if not (hasattr(model, "encode") and hasattr(model, "decode")):
             raise ValueError(
@@ -138,16 +142,17 @@ class IOGPredictor(ImagePredictorBase):
             self._net = self.model
         self._channels_last = bool(optimize)
         self.amp = bool(amp) and self.device.type == "cuda"
+        self.tta = bool(tta)
         self._state: _ObjectState | None = None
 
     @classmethod
-    def from_weights(cls, source, device="auto", amp=True) -> IOGPredictor:
+    def from_weights(cls, source, device="auto", amp=True, tta=False) -> IOGPredictor:
         """Load weights (our checkpoint, an official ``.pth`` or a registry name) and wrap them."""
         from ..models.checkpoint import load_model
 
         dev = resolve_device(device)
         loaded = load_model(source, device=str(dev))
-        return cls(loaded.model, loaded.preprocess, device=dev, amp=amp)
+        return cls(loaded.model, loaded.preprocess, device=dev, amp=amp, tta=tta)
 
     @property
     def network(self):
@@ -177,6 +182,8 @@ class IOGPredictor(ImagePredictorBase):
     def _encode(self, x: np.ndarray):
         import torch
 
+        if self.tta:
+            x = flip_views(x)
         with torch.inference_mode(), self._autocast():
             feats = self._net.encode(self._tensor(x))
             laterals = self._net.lateral_features(feats) if self.reuses_encoder else None
@@ -187,13 +194,16 @@ class IOGPredictor(ImagePredictorBase):
         import torch
 
         s = self.preprocess.crop_size
+        if self.tta and self.reuses_encoder:
+            click_maps = flip_views(click_maps)
         maps = self._tensor(click_maps) if self.reuses_encoder else None
         feats, laterals = feats
         with torch.inference_mode(), self._autocast():
             out = self._net.decode(
                 feats, maps, out_size=(s, s), laterals=laterals, side_outputs=False
             )
-            return torch.sigmoid(out.fine.float())[:, 0].cpu().numpy()
+            prob = torch.sigmoid(out.fine.float())[:, 0].cpu().numpy()
+        return merge_views(prob) if self.tta else prob
 
     def _run(self, inputs: list[NetworkInput]) -> np.ndarray:
         """Full net on a batch of inputs (clicks merged for nets without the click branch)."""

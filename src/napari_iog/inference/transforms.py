@@ -53,12 +53,17 @@ class CropTransform:
         )
 
     @property
+    def box(self) -> BBox:
+        """The crop box as a :class:`BBox` (inclusive; may extend past the image)."""
+        return BBox(self.row0, self.col0, self.row1, self.col1)
+
+    @property
     def height(self) -> int:
-        return self.row1 - self.row0 + 1
+        return self.box.height
 
     @property
     def width(self) -> int:
-        return self.col1 - self.col0 + 1
+        return self.box.width
 
     def _scale(self) -> np.ndarray:
         return np.array([self.crop_size / self.height, self.crop_size / self.width])

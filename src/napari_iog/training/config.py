@@ -32,6 +32,14 @@ class FinetuneConfig:
       corrective clicks (refinement networks only), as in the official ``train_refine.py``.
     - ``box_jitter``: fraction of the box side each edge moves at random (user imprecision).
     - ``device``: "auto" (CUDA if available), "cpu", "cuda", "cuda:1"...; ``amp`` only on CUDA.
+    - Augmentation (``augment``): horizontal flip, ``scale``, ``rotate`` (degrees, +-) as in the
+      paper; ``vflip`` adds vertical flips and ``intensity`` a +-fraction brightness/contrast
+      jitter (both off by default: orientation-free data such as EM benefits, photos may not).
+    - ``ema_decay``: > 0 keeps an exponential moving average of the weights (and BatchNorm
+      statistics), ``torch.optim.swa_utils.AveragedModel``; validation and checkpoints use the
+      average (0 = off, the raw weights as in the paper).
+    - ``iou_weight``: adds ``iou_weight x`` soft-IoU loss (1 - soft Jaccard) of the fine output
+      to the paper's BCE (0 = the paper's loss).
     """
 
     epochs: int = 30
@@ -61,6 +69,10 @@ class FinetuneConfig:
     augment: bool = True
     scale: tuple[float, float] = (0.75, 1.25)
     rotate: float = 20.0
+    vflip: bool = False
+    intensity: float = 0.0
+    iou_weight: float = 0.0
+    ema_decay: float = 0.0
 
     def __post_init__(self):
         checks = [
@@ -87,6 +99,12 @@ class FinetuneConfig:
             (
                 self.budget_clock in ("wall", "cpu"),
                 f"budget_clock must be 'wall' or 'cpu', got {self.budget_clock!r}",
+            ),
+            (0.0 <= self.ema_decay < 1.0, f"ema_decay must be in [0, 1), got {self.ema_decay}"),
+            (self.iou_weight >= 0, f"iou_weight must be >= 0, got {self.iou_weight}"),
+            (
+                0.0 <= self.intensity < 1.0,
+                f"intensity must be in [0, 1), got {self.intensity}",
             ),
             (
                 self.samples_per_epoch is None or self.samples_per_epoch >= 1,
@@ -127,3 +145,22 @@ class FinetuneConfig:
 
     def replace(self, **kw) -> FinetuneConfig:
         return replace(self, **kw)
+
+
+def add_augment_args(ap) -> None:
+    """Augmentation and loss options shared by ``napari-iog finetune`` and the benchmark scripts."""
+    ap.add_argument("--rotate", type=float, default=20.0, help="max rotation, degrees (paper: 20)")
+    ap.add_argument("--vflip", action="store_true", help="also flip vertically (EM, aerial)")
+    ap.add_argument("--intensity", type=float, default=0.0,
+                    help="+-fraction brightness/contrast jitter (0 = off, as the paper)")  # fmt: skip
+    ap.add_argument("--iou-weight", type=float, default=0.0,
+                    help="add this x soft-IoU loss of the fine output (0 = paper loss)")  # fmt: skip
+    ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                    help="validate/save an exponential moving average of the weights, e.g. "
+                    "0.995 (0 = off)")  # fmt: skip
+
+
+def augment_kwargs(args) -> dict:
+    """FinetuneConfig keywords of :func:`add_augment_args`' options."""
+    return dict(rotate=args.rotate, vflip=args.vflip, intensity=args.intensity,
+                iou_weight=args.iou_weight, ema_decay=args.ema)  # fmt: skip

@@ -20,7 +20,15 @@ import numpy as np
 
 from ..data.augment import AugmentConfig
 from .config import FinetuneConfig, TrainingError
-from .steps import lr_at, make_optimizer, resolve_device, set_train_mode, train_step, validate
+from .steps import (
+    lr_at,
+    make_ema,
+    make_optimizer,
+    resolve_device,
+    set_train_mode,
+    train_step,
+    validate,
+)
 
 
 @dataclass(frozen=True)
@@ -89,10 +97,14 @@ def finetune(
         for p in model.backbone.parameters():
             p.requires_grad_(False)
     opt = make_optimizer(model, cfg)
+    ema = make_ema(model, cfg.ema_decay)
+    best_model = model if ema is None else ema.module  # what is validated and saved
     use_amp = bool(cfg.amp and device.type == "cuda")
     scaler = torch.amp.GradScaler("cuda") if use_amp else None
     aug = (
-        AugmentConfig(scale=tuple(cfg.scale), rotate=cfg.rotate)
+        AugmentConfig(
+            vflip=cfg.vflip, scale=tuple(cfg.scale), rotate=cfg.rotate, intensity=cfg.intensity
+        )
         if cfg.augment
         else AugmentConfig.off()
     )
@@ -106,6 +118,8 @@ def finetune(
         st = torch.load(str(resume), map_location=device, weights_only=True)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
+        if ema is not None and "ema" in st:
+            ema.load_state_dict(st["ema"])
         epoch0, step, best = int(st["epoch"]), int(st["step"]), float(st["best"])
         rng = np.random.default_rng(cfg.seed + epoch0)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -168,6 +182,8 @@ def finetune(
                 refine_clicks,
                 scaler,
             )
+            if ema is not None:
+                ema.update_parameters(model)
             if not math.isfinite(loss):
                 raise TrainingError(
                     f"The loss became {loss} at step {step}: lower the learning rate (now {lr:g})."
@@ -180,7 +196,7 @@ def finetune(
         if not losses:  # stopped before any step of this epoch
             break
         v3, v4 = (
-            validate(model, val, cfg, device)
+            validate(best_model, val, cfg, device)
             if val is not None and len(val)
             else (float("nan"),) * 2
         )
@@ -209,7 +225,7 @@ def finetune(
                     train_cpu_seconds=round(cpu_elapsed(), 1),
                     metrics={"val_iou": v3, "val_iou_refined": v4, "train_loss": rec["loss"]},
                 )
-                ckpt = save_checkpoint(out, model, preprocess, m)
+                ckpt = save_checkpoint(out, best_model, preprocess, m)
                 yield TrainEvent(
                     "checkpoint",
                     epoch + 1,
@@ -230,6 +246,8 @@ def finetune(
                 "step": step,
                 "best": best,
             }
+            if ema is not None:
+                st["ema"] = ema.state_dict()
             atomic_write(state_path, lambda fh, st=st: torch.save(st, fh))
         yield TrainEvent(
             "epoch",
@@ -250,6 +268,7 @@ def finetune(
     if out is not None and ckpt is None and Path(out).exists():
         ckpt = Path(out)
     model.eval()
+    best_model.eval()
     summary = TrainSummary(
         ckpt, len(history) + epoch0, step, best, elapsed(), stopped, history, cpu_elapsed()
     )

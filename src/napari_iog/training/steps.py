@@ -106,12 +106,14 @@ def train_step(
             out0 = model.decode(
                 feats, x[:, 3:5] if model.is_refinement else None, out_size=x.shape[-2:]
             )
-            loss = iog_loss(out0, y, balanced=balanced)
+            loss = iog_loss(out0, y, balanced=balanced, iou_weight=cfg.iou_weight)
             if refine_clicks > 0 and model.is_refinement:
                 pred0 = (out0.fine[:, 0] > 0).detach().cpu().numpy()
                 maps = _refined_maps(model, feats, x, y, refine_clicks, sigma, pred0)
                 out1 = model.decode(feats, maps, out_size=x.shape[-2:])
-                loss = 0.5 * loss + 0.5 * iog_loss(out1, y, balanced=balanced)
+                loss = 0.5 * loss + 0.5 * iog_loss(
+                    out1, y, balanced=balanced, iou_weight=cfg.iou_weight
+                )
         opt.zero_grad(set_to_none=True)
         if amp:
             scaler.scale(loss).backward()
@@ -165,6 +167,16 @@ def make_optimizer(model, cfg: FinetuneConfig):
             params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
         )
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def make_ema(model, decay: float):
+    """``AveragedModel`` keeping an exponential moving average of ``model``'s parameters and
+    buffers (BatchNorm statistics) with ``decay``; None when ``decay`` is 0."""
+    if decay <= 0:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def set_train_mode(model, cfg: FinetuneConfig) -> None:
