@@ -44,6 +44,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_training_args(ap, minutes=10.0, samples_per_epoch=240)
     ap.add_argument("--min-area", type=int, default=50)
+    # top-down images have no "up": any rotation, both flips, +-10 % contrast (docs/experiments.md)
+    ap.set_defaults(rotate=180.0, vflip=True, intensity=0.1)
     args = ap.parse_args(argv)
 
     import torch

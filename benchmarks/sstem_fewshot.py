@@ -53,6 +53,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_training_args(ap, minutes=30.0, samples_per_epoch=480)
     ap.add_argument("--train-slices", default="0-4")
+    # top-down images have no "up": any rotation, both flips, +-10 % contrast (docs/experiments.md)
+    ap.set_defaults(rotate=180.0, vflip=True, intensity=0.1)
     ap.add_argument("--test-slices", default="10-19")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument(

@@ -150,7 +150,10 @@ class FinetuneConfig:
 def add_augment_args(ap) -> None:
     """Augmentation and loss options shared by ``napari-iog finetune`` and the benchmark scripts."""
     ap.add_argument("--rotate", type=float, default=20.0, help="max rotation, degrees (paper: 20)")
-    ap.add_argument("--vflip", action="store_true", help="also flip vertically (EM, aerial)")
+    from argparse import BooleanOptionalAction
+
+    ap.add_argument("--vflip", action=BooleanOptionalAction, default=False,
+                    help="also flip vertically (EM, aerial)")  # fmt: skip
     ap.add_argument("--intensity", type=float, default=0.0,
                     help="+-fraction brightness/contrast jitter (0 = off, as the paper)")  # fmt: skip
     ap.add_argument("--iou-weight", type=float, default=0.0,
