@@ -274,3 +274,18 @@ def test_ema_checkpoint_holds_the_averaged_weights_and_resumes(tmp_path, data):
     assert s2.steps_done == 6
     with pytest.raises(TrainingError, match="ema_decay"):
         FinetuneConfig(ema_decay=1.0)
+
+
+def test_ema_decay_warms_up_so_the_random_start_fades():
+    from napari_iog.training.steps import make_ema
+
+    assert make_ema(torch.nn.Linear(2, 2), 0.0) is None
+    m = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
+    ema = make_ema(m, 0.99)
+    w0 = m[0].weight.detach().clone()
+    ema.update_parameters(m)  # the first update copies
+    with torch.no_grad():
+        m[0].weight.add_(1.0)
+    ema.update_parameters(m)  # second update: decay min(0.99, 2 / 11)
+    moved = (ema.module[0].weight - w0).mean().item()
+    assert moved == pytest.approx(1 - 2 / 11, rel=1e-5)

@@ -171,12 +171,19 @@ def make_optimizer(model, cfg: FinetuneConfig):
 
 def make_ema(model, decay: float):
     """``AveragedModel`` keeping an exponential moving average of ``model``'s parameters and
-    buffers (BatchNorm statistics) with ``decay``; None when ``decay`` is 0."""
+    buffers (BatchNorm statistics); None when ``decay`` is 0. The decay warms up as
+    ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so the random initial weights do not
+    dominate the average of a short run."""
     if decay <= 0:
         return None
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    from torch.optim.swa_utils import AveragedModel
 
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    def ema(avg, current, n_averaged):
+        n = float(n_averaged)
+        d = min(decay, (1.0 + n) / (10.0 + n))
+        return avg * d + current * (1.0 - d) if avg.is_floating_point() else current
+
+    return AveragedModel(model, avg_fn=ema, use_buffers=True)
 
 
 def set_train_mode(model, cfg: FinetuneConfig) -> None:
