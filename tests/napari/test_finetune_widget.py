@@ -62,6 +62,10 @@ def test_train_in_worker_and_load_into_the_annotator(
     assert len(w.history) == 1 and np.isfinite(w.history[0].loss)
     meta = load_model(w.checkpoint).meta
     assert meta["n_objects"] == 6 and meta["data"]["labels_layer"] == "objects"
+    aug = {k: meta["finetune_config"][k] for k in ("rotate", "vflip", "intensity")}
+    assert aug == {"rotate": 180.0, "vflip": True, "intensity": 0.1}  # "no up" is the default
+    w.topdown.setChecked(False)  # the paper's augmentation for photos
+    assert (w._config().rotate, w._config().vflip, w._config().intensity) == (20.0, False, 0.0)
     pred = annot.ctl.session.predictor
     assert isinstance(pred, IOGPredictor) and pred is not tiny_predictor
     qtbot.waitUntil(lambda: w.start_btn.isEnabled(), timeout=5000)

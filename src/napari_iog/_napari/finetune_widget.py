@@ -9,10 +9,8 @@ open). Tests: set values, call :meth:`FinetuneWidget.start`, wait for ``state`` 
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
-import numpy as np
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import (
@@ -30,73 +28,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .finetune_job import layer_array, default_output, train_job
 from .workers import start_worker
-
-
-def default_output() -> Path:
-    """A new checkpoint path in the weights cache (the annotator lists it as 'fine-tuned')."""
-    from napari_iog.models.weights import cache_dir
-
-    return cache_dir() / "checkpoints" / f"finetuned-{time.strftime('%Y%m%d-%H%M%S')}.pt"
-
-
-def _layer_array(layer) -> np.ndarray:
-    data = layer.data
-    if getattr(layer, "multiscale", False):
-        data = data[0]
-    return np.asarray(data)
-
-
-def train_job(
-    image,
-    labels,
-    profile: str,
-    cfg,
-    out: Path,
-    cancel: threading.Event,
-    weights: str | None,
-    names: dict,
-):
-    """Generator run in the worker: yields ``("info", text)``, ``TrainEvent``s, and finally
-    ``("loaded", (predictor, checkpoint path))`` or ``("nothing", text)``."""
-    from napari_iog.data.datasets import ObjectDataset
-    from napari_iog.inference import IOGPredictor
-    from napari_iog.models import build_model
-    from napari_iog.models.checkpoint import load_model
-    from napari_iog.training import TrainingError, finetune
-    from napari_iog.training.presets import resolve_profile
-
-    if weights:
-        loaded = load_model(weights, device="cpu")
-        model, pre = loaded.model, loaded.preprocess
-    else:
-        mc, pre = resolve_profile(profile)
-        model = build_model(mc)
-    ds = ObjectDataset.from_arrays(image, labels, pre, min_area=cfg.min_area)
-    yield ("info", ds.describe())
-    if len(ds) == 0:
-        raise TrainingError(
-            f"0 objects to train on (all smaller than {cfg.min_area} px). Commit more objects or "
-            "lower 'min area'."
-        )
-    train, val = ds.split(cfg.val_fraction, seed=cfg.seed) if len(ds) >= 4 else (ds, None)
-    meta = {
-        "data": {"image_layer": names["image"], "labels_layer": names["labels"]},
-        "init": weights or f"random init ({profile})",
-        "n_objects": len(ds),
-    }
-    last = None
-    for ev in finetune(model, pre, train, val, cfg, out=out, meta=meta, cancel=cancel.is_set):
-        last = ev
-        yield ev
-    if out.exists():
-        loaded = load_model(out, device="cpu")
-        yield (
-            "loaded",
-            (IOGPredictor(loaded.model, loaded.preprocess, device="auto"), out, last.kind),
-        )
-    else:
-        yield ("nothing", f"{last.kind}: no checkpoint was written (stopped before epoch 1 ended).")
 
 
 class FinetuneWidget(QWidget):
@@ -124,6 +57,10 @@ class FinetuneWidget(QWidget):
         self.min_area = QSpinBox(minimum=0, maximum=10**7, value=50)
         self.lr = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=1.0, value=2e-3, singleStep=1e-4)
         self.freeze = QCheckBox("freeze backbone")
+        self.topdown = QCheckBox("no 'up' in these images (EM, microscopy, aerial)")
+        self.topdown.setChecked(True)
+        self.topdown.setToolTip("Augment with any rotation angle, vertical flips and +-10 % "
+                                "contrast (the paper: +-20 deg, horizontal flips only)")  # fmt: skip
         self.out_edit = QLineEdit(str(default_output()))
         self.start_btn, self.cancel_btn = QPushButton("Train"), QPushButton("Cancel")
         self.cancel_btn.setEnabled(False)
@@ -143,6 +80,7 @@ class FinetuneWidget(QWidget):
             ("min area (px)", self.min_area),
             ("learning rate", self.lr),
             ("", self.freeze),
+            ("", self.topdown),
             ("save to", self.out_edit),
         ]:
             form.addRow(label, w)
@@ -181,6 +119,7 @@ class FinetuneWidget(QWidget):
             freeze_backbone=self.freeze.isChecked(),
             max_minutes=self.minutes.value() or None,
             val_fraction=0.15,
+            **(dict(rotate=180.0, vflip=True, intensity=0.1) if self.topdown.isChecked() else {}),
         )
 
     # ----------------------------------------------------------------------------- actions
@@ -193,7 +132,7 @@ class FinetuneWidget(QWidget):
         except (KeyError, ValueError):
             self._fail("Open an Image layer and a Labels layer with annotated objects first.")
             return
-        img, lab = _layer_array(image), _layer_array(labels)
+        img, lab = layer_array(image), layer_array(labels)
         if lab.shape != img.shape[: lab.ndim]:
             self._fail(
                 f"Image {img.shape} and labels {lab.shape} differ in shape: pick the matching pair."

@@ -1,0 +1,79 @@
+"""The fine-tuning job behind the IOG Fine-tuning widget: layer arrays in, training events out.
+
+Runs in a thread worker (:func:`train_job` is a generator); no Qt here, so it is testable and
+the widget module stays about the widget.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def default_output() -> Path:
+    """A new checkpoint path in the weights cache (the annotator lists it as 'fine-tuned')."""
+    from napari_iog.models.weights import cache_dir
+
+    return cache_dir() / "checkpoints" / f"finetuned-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+
+
+def layer_array(layer) -> np.ndarray:
+    data = layer.data
+    if getattr(layer, "multiscale", False):
+        data = data[0]
+    return np.asarray(data)
+
+
+def train_job(
+    image,
+    labels,
+    profile: str,
+    cfg,
+    out: Path,
+    cancel: threading.Event,
+    weights: str | None,
+    names: dict,
+):
+    """Generator run in the worker: yields ``("info", text)``, ``TrainEvent``s, and finally
+    ``("loaded", (predictor, checkpoint path))`` or ``("nothing", text)``."""
+    from napari_iog.data.datasets import ObjectDataset
+    from napari_iog.inference import IOGPredictor
+    from napari_iog.models import build_model
+    from napari_iog.models.checkpoint import load_model
+    from napari_iog.training import TrainingError, finetune
+    from napari_iog.training.presets import resolve_profile
+
+    if weights:
+        loaded = load_model(weights, device="cpu")
+        model, pre = loaded.model, loaded.preprocess
+    else:
+        mc, pre = resolve_profile(profile)
+        model = build_model(mc)
+    ds = ObjectDataset.from_arrays(image, labels, pre, min_area=cfg.min_area)
+    yield ("info", ds.describe())
+    if len(ds) == 0:
+        raise TrainingError(
+            f"0 objects to train on (all smaller than {cfg.min_area} px). Commit more objects or "
+            "lower 'min area'."
+        )
+    train, val = ds.split(cfg.val_fraction, seed=cfg.seed) if len(ds) >= 4 else (ds, None)
+    meta = {
+        "data": {"image_layer": names["image"], "labels_layer": names["labels"]},
+        "init": weights or f"random init ({profile})",
+        "n_objects": len(ds),
+    }
+    last = None
+    for ev in finetune(model, pre, train, val, cfg, out=out, meta=meta, cancel=cancel.is_set):
+        last = ev
+        yield ev
+    if out.exists():
+        loaded = load_model(out, device="cpu")
+        yield (
+            "loaded",
+            (IOGPredictor(loaded.model, loaded.preprocess, device="auto"), out, last.kind),
+        )
+    else:
+        yield ("nothing", f"{last.kind}: no checkpoint was written (stopped before epoch 1 ended).")
