@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .finetune_job import layer_array, default_output, train_job
+from .finetune_job import default_output, layer_array, train_job
 from .workers import start_worker
 
 
