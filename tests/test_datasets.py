@@ -123,6 +123,26 @@ def test_sample_is_a_valid_network_input_and_target():
     )
 
 
+def test_border_object_sample_equals_the_predictor_input_on_the_full_image():
+    """Training pads the window of an object cut by the image border with zeros, exactly as the
+    predictor pads its crop: without augmentation the two network inputs are identical."""
+    from napari_iog.data.prompts import simulate_prompt
+    from napari_iog.inference.transforms import make_network_input
+
+    im, lab = blobs((96, 96), 3, seed=2)
+    lab = lab.copy()
+    lab[:6] = 0
+    lab[:14, 30:50] = 9  # an object cut by the top border
+    ds = ObjectDataset([im], [lab], PRE, min_area=20)
+    i = next(k for k, o in enumerate(ds.objects) if o.label == 9)
+    assert ds.objects[i].touches_border
+    s = ds.sample(i)
+    ref = make_network_input(im, simulate_prompt(lab == 9), PRE)
+    np.testing.assert_allclose(s.x, ref.x, atol=1e-4)
+    img, mask = ds._window(ds.objects[i], 20)
+    assert img.shape[:2] == mask.shape and mask[:20].sum() == 0 and img[:20].max() == 0
+
+
 def test_split_is_disjoint_and_from_arrays_drops_empty_slices():
     im, lab = blobs((96, 96), 4, seed=3)
     stack_im = np.stack([im, im, im])

@@ -144,11 +144,19 @@ class ObjectDataset:
         return self.subset(sorted(perm[n_val:])), self.subset(sorted(perm[:n_val]))
 
     def _window(self, rec: ObjectRecord, margin: int):
-        h, w = self.labels[rec.plane].shape
+        """``(image [h, w, 3], object mask uint8 [h, w])`` of the box grown by ``margin``; parts
+        outside the image are zero (image and mask), as the predictor pads its crops, so that
+        rotations move that padding along with an object cut by the image border."""
+        lab = self.labels[rec.plane]
+        h, w = lab.shape
         r0, c0, r1, c1 = rec.box
-        return slice(max(r0 - margin, 0), min(r1 + margin + 1, h)), slice(
-            max(c0 - margin, 0), min(c1 + margin + 1, w)
-        )
+        rr = (r0 - margin, r1 + margin + 1)
+        cc = (c0 - margin, c1 + margin + 1)
+        sl = slice(max(rr[0], 0), min(rr[1], h)), slice(max(cc[0], 0), min(cc[1], w))
+        pad = ((sl[0].start - rr[0], rr[1] - sl[0].stop), (sl[1].start - cc[0], cc[1] - sl[1].stop))
+        img = np.pad(self.rgb[rec.plane][sl], (*pad, (0, 0)))
+        mask = np.pad((lab[sl] == rec.label).astype(np.uint8), pad)
+        return img, mask
 
     def sample(
         self,
@@ -164,9 +172,7 @@ class ObjectDataset:
         rec = self.objects[i]
         pre = self.preprocess
         side = max(rec.box[2] - rec.box[0], rec.box[3] - rec.box[1]) + 1
-        win = self._window(rec, pre.relax + side // 2 + 4)
-        img = self.rgb[rec.plane][win]
-        mask = (self.labels[rec.plane][win] == rec.label).astype(np.uint8)
+        img, mask = self._window(rec, pre.relax + side // 2 + 4)
         if rng is not None and augment is not None and not augment.is_identity:
             img_a, mask_a = random_affine(img, mask, rng, augment)
             if mask_a.sum() >= max(4, rec.area // 8):  # keep the object visible
