@@ -6,33 +6,38 @@ A crash or Ctrl-C mid-write leaves the previous file intact, never a truncated o
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 
-def _default_mode() -> int:
-    """``0o666`` minus the process umask: the mode ``open(path, "w")`` would give (mkstemp's
-    0600 would make results unreadable for the rest of a lab group)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+def _new_temp(path: Path) -> Path:
+    """Create an empty, unique temp file beside ``path``. Its mode is ``0o666`` minus the umask,
+    applied by the kernel (what ``open(path, "w")`` gives; mkstemp's 0600 would make results
+    unreadable for the rest of a lab group) - no process-wide ``os.umask`` toggling, which
+    would race with files created by other threads."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"Could not create a temporary file next to {path}.")
 
 
 def atomic_write(path: str | os.PathLike, write) -> Path:
     """Call ``write(binary file object)`` on a temp file next to ``path``, then replace ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _new_temp(path)
     try:
-        os.close(fd)
-        os.chmod(tmp, _default_mode())
         with open(tmp, "wb") as fh:  # by name: writers like tifffile need fh.name to be a path
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

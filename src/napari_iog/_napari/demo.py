@@ -35,3 +35,8 @@ def open_demo(
     viewer.window.add_dock_widget(widget, name="IOG Annotator", area="right")
     widget.load_model()
     return viewer, widget
+
+
+def run() -> None:
+    """Start napari's event loop (blocks until the viewer is closed)."""
+    napari.run()

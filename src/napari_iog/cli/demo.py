@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 def _demo(args) -> int:
     try:
-        from napari_iog._napari.demo import open_demo
+        from napari_iog._napari.demo import open_demo, run
     except ImportError as err:  # no Qt binding / napari
         raise ValueError(
             f"The demo needs napari with a Qt binding ({err}); install with "
@@ -37,7 +37,5 @@ def _demo(args) -> int:
     if args.no_run:
         viewer.close()
         return 0
-    import napari  # noqa: TID251 - the demo is the one CLI command that opens the GUI
-
-    napari.run()
+    run()
     return 0

@@ -15,10 +15,6 @@ from ..fileio import atomic_write_text
 from .metrics import IOG_CLICKS
 
 
-def _atomic_text(path: Path, text: str) -> Path:
-    return atomic_write_text(path, text)
-
-
 def build_report(results, extra: dict | None = None) -> dict:
     """``{"methods": {name: summary}, **extra}`` for a list of ``EvalResult``."""
     out = dict(extra or {})
@@ -32,7 +28,7 @@ def write_report(results, out_dir, extra: dict | None = None, plot: bool = True)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rep = build_report(results, extra)
-    jpath = _atomic_text(out_dir / "report.json", json.dumps(rep, indent=2) + "\n")
+    jpath = atomic_write_text(out_dir / "report.json", json.dumps(rep, indent=2) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf)
     k = max(len(o.ious) for r in results for o in r.objects)
@@ -46,7 +42,7 @@ def write_report(results, out_dir, extra: dict | None = None, plot: bool = True)
                 [r.name, o.plane, o.label, o.area, int(o.touches_border), *o.box]
                 + [f"{v:.5f}" for v in o.ious]
             )
-    cpath = _atomic_text(out_dir / "per_object.csv", buf.getvalue())
+    cpath = atomic_write_text(out_dir / "per_object.csv", buf.getvalue())
     ppath = plot_curves(results, out_dir / "iou_vs_clicks.png") if plot else None
     return {"json": jpath, "csv": cpath, "png": ppath, "report": rep}
 
