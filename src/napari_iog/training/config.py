@@ -31,7 +31,9 @@ class FinetuneConfig:
     - ``refine_prob``: fraction of batches trained with 1..``max_refine_clicks`` simulated
       corrective clicks (refinement networks only), as in the official ``train_refine.py``.
     - ``box_jitter``: fraction of the box side each edge moves at random (user imprecision).
-    - ``device``: "auto" (CUDA if available), "cpu", "cuda", "cuda:1"...; ``amp`` only on CUDA.
+    - ``device``: "auto" (CUDA if available), "cpu", "cuda", "cuda:1"...; ``amp``: mixed
+      precision, float16 on CUDA and bfloat16 on CPUs with native bfloat16 (AVX512-BF16/AMX),
+      float32 elsewhere (``training.precision``).
     - Augmentation (``augment``): horizontal flip, ``scale``, ``rotate`` (degrees, +-) as in the
       paper; ``vflip`` adds vertical flips and ``intensity`` a +-fraction brightness/contrast
       jitter (both off by default: orientation-free data such as EM benefits, photos may not).
@@ -148,7 +150,8 @@ class FinetuneConfig:
 
 
 def add_augment_args(ap) -> None:
-    """Augmentation and loss options shared by ``napari-iog finetune`` and the benchmark scripts."""
+    """Augmentation, loss and precision options shared by ``napari-iog finetune`` and the
+    benchmark scripts."""
     ap.add_argument("--rotate", type=float, default=20.0, help="max rotation, degrees (paper: 20)")
     from argparse import BooleanOptionalAction
 
@@ -161,9 +164,12 @@ def add_augment_args(ap) -> None:
     ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                     help="validate/save an exponential moving average of the weights, e.g. "
                     "0.995 (0 = off)")  # fmt: skip
+    ap.add_argument("--amp", action=BooleanOptionalAction, default=True,
+                    help="mixed precision: float16 on CUDA, bfloat16 on CPUs with AVX512-BF16/AMX "
+                    "(--no-amp = float32)")  # fmt: skip
 
 
 def augment_kwargs(args) -> dict:
     """FinetuneConfig keywords of :func:`add_augment_args`' options."""
     return dict(rotate=args.rotate, vflip=args.vflip, intensity=args.intensity,
-                iou_weight=args.iou_weight, ema_decay=args.ema)  # fmt: skip
+                iou_weight=args.iou_weight, ema_decay=args.ema, amp=args.amp)  # fmt: skip

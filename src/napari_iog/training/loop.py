@@ -20,6 +20,7 @@ import numpy as np
 
 from ..data.augment import AugmentConfig
 from .config import FinetuneConfig, TrainingError
+from .precision import autocast_dtype, precision_name, set_layout
 from .steps import (
     lr_at,
     make_ema,
@@ -99,8 +100,9 @@ def finetune(
     opt = make_optimizer(model, cfg)
     ema = make_ema(model, cfg.ema_decay)
     best_model = model if ema is None else ema.module  # what is validated and saved
-    use_amp = bool(cfg.amp and device.type == "cuda")
-    scaler = torch.amp.GradScaler("cuda") if use_amp else None
+    amp_dtype = autocast_dtype(device, cfg.amp)
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+    set_layout(True, model, ema)
     aug = (
         AugmentConfig(
             vflip=cfg.vflip, scale=tuple(cfg.scale), rotate=cfg.rotate, intensity=cfg.intensity
@@ -133,6 +135,7 @@ def finetune(
         n_train_objects=len(train),
         n_val_objects=0 if val is None else len(val),
         device=str(device),
+        precision=precision_name(amp_dtype),
     )
 
     def elapsed() -> float:
@@ -181,6 +184,7 @@ def finetune(
                 train.preprocess.sigma,
                 refine_clicks,
                 scaler,
+                amp_dtype,
             )
             if ema is not None:
                 ema.update_parameters(model)
@@ -193,7 +197,8 @@ def finetune(
             yield TrainEvent(
                 "step", epoch, step, total, loss=loss, seconds=elapsed(), lr=lr, best_val=best
             )
-        if not losses:  # stopped before any step of this epoch
+        # nothing trained this epoch, or cancelled: stop at once, the last good checkpoint stays
+        if not losses or stopped == "cancelled":
             break
         v3, v4 = (
             validate(best_model, val, cfg, device)
@@ -267,6 +272,7 @@ def finetune(
             break
     if out is not None and ckpt is None and Path(out).exists():
         ckpt = Path(out)
+    set_layout(False, model, ema)
     model.eval()
     best_model.eval()
     summary = TrainSummary(

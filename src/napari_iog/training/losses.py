@@ -2,7 +2,7 @@
 and on the fine output, void pixels ignored; optionally class-balanced BCE (DEXTR's) and a
 soft-IoU term on the fine output (ours, off by default).
 
-Tensors: ``logits`` float ``[N, 1, S, S]``, ``target`` float ``[N, 1, S, S]`` in {0, 1} (soft
+Tensors: ``logits`` float ``[N, 1, S, S]`` (any float dtype; losses reduce in float32), ``target`` float ``[N, 1, S, S]`` in {0, 1} (soft
 targets are binarised at 0.5), ``void`` bool ``[N, 1, S, S]`` or None. Unlike the official code
 (sum over pixels / batch size) the loss is a *mean* over valid pixels, so learning rates do not
 depend on the crop size (the official lr 1e-8 x 512^2 ~ 2.6e-3 for this reduction).
@@ -15,6 +15,7 @@ def _prepare(logits, target, void):
     import torch
     import torch.nn.functional as F
 
+    logits = logits.float()  # float16/bfloat16 under autocast: reduce in float32
     if logits.shape[-2:] != target.shape[-2:]:
         logits = F.interpolate(logits, size=target.shape[-2:], mode="bilinear", align_corners=True)
     y = (target >= 0.5).to(logits.dtype)
@@ -45,8 +46,8 @@ def soft_iou(logits, target, void=None):
     import torch
 
     logits, y, valid = _prepare(logits, target, void)
-    p = torch.sigmoid(logits.float()) * valid
-    y = y.float() * valid
+    p = torch.sigmoid(logits) * valid
+    y = y * valid
     dims = tuple(range(1, y.ndim))
     inter = (p * y).sum(dim=dims)
     union = (p + y - p * y).sum(dim=dims)

@@ -88,20 +88,23 @@ def train_step(
     sigma: float,
     refine_clicks: int = 0,
     scaler=None,
+    amp_dtype=None,
 ) -> float:
     """Forward/backward/step on one batch; returns the loss (float).
 
     Plain: loss on the 3-click output. With ``refine_clicks = n > 0`` (refinement nets): the
     backbone runs once, ``n`` corrective clicks are simulated from the predictions, and the loss
     is ``0.5 * loss(3 clicks) + 0.5 * loss(3 + n clicks)`` (official ``train_refine.py`` style).
+    ``amp_dtype``: autocast dtype (``training.precision.autocast_dtype``; None = float32);
+    ``scaler``: the GradScaler that float16 needs.
     """
     import torch
 
     x, y, _ = (t.to(device, non_blocking=True) for t in batch)
+    x = x.contiguous(memory_format=torch.channels_last)
     balanced = cfg.loss == "balanced"
-    amp = scaler is not None
     with oom_guard(x.shape[0], x.shape[-1]):
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             feats = model.encode(x)
             out0 = model.decode(
                 feats, x[:, 3:5] if model.is_refinement else None, out_size=x.shape[-2:]
@@ -115,7 +118,7 @@ def train_step(
                     out1, y, balanced=balanced, iou_weight=cfg.iou_weight
                 )
         opt.zero_grad(set_to_none=True)
-        if amp:
+        if scaler is not None:
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
