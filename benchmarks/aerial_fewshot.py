@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     (tr_im, tr_lab), (te_im, te_lab) = spacenet_halves(data / "aerial-spacenet")
     ds = None
     if args.eval_only is None:
-        pre = resolved(args.profile)[1]
+        pre = resolved(args.profile, args.set)[1]
         ds = ObjectDataset([tr_im], [tr_lab], pre, min_area=args.min_area, label_mode="instances")
         print(f"train: SpaceNet cols < {SPLIT_COL}: {ds.describe()}", flush=True)
     meta = {
@@ -78,10 +78,11 @@ def main(argv=None) -> int:
         "train_region": f"cols 0..{SPLIT_COL - 1}",
         "test_region": f"cols {SPLIT_COL}..899",
         "profile": args.profile,
+        "overrides": args.set,
         "command": command,
     }
     ckpt, summary = ex.train_or_load(
-        args, lambda: build(args.profile), ds, 0.15, out, meta, args.min_area
+        args, lambda: build(args.profile, args.set), ds, 0.15, out, meta, args.min_area
     )
     loaded = load_model(ckpt, device=str(device))
     ecfg = EvalConfig(max_clicks=args.max_clicks, min_area=args.min_area, stop_iou=args.stop_iou)

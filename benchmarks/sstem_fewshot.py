@@ -30,22 +30,23 @@ def shared_dir() -> Path:
     return Path(env) if env else (REPO / ".." / "shared").resolve()
 
 
-def resolved(profile: str):
+def resolved(profile: str, overrides=()):
     """``(ModelConfig, PreprocessConfig)``: ``light`` = the ``cpu-light`` preset (ResNet-18
     layout at half width, light decoder, 192 px crops, relax 20, clip to box); ``paper`` =
-    ``iog-resnet101-refine``; else any profile name."""
+    ``iog-resnet101-refine``; else any profile name. ``overrides``: ``["field=value", ...]``
+    (``--set``) replacing fields of either config, e.g. ``crop_size=224`` or ``width=64``."""
+    from napari_iog.evaluation.experiment import override_configs
     from napari_iog.training.presets import resolve_profile
 
-    return resolve_profile(
-        {"light": "cpu-light", "paper": "iog-resnet101-refine"}.get(profile, profile)
-    )
+    name = {"light": "cpu-light", "paper": "iog-resnet101-refine"}.get(profile, profile)
+    return override_configs(*resolve_profile(name), overrides)
 
 
-def build(profile: str):
+def build(profile: str, overrides=()):
     """A random-init model of :func:`resolved` and its preprocessing."""
     from napari_iog.models import build_model
 
-    mc, pc = resolved(profile)
+    mc, pc = resolved(profile, overrides)
     return build_model(mc), pc
 
 
@@ -86,16 +87,21 @@ def main(argv=None) -> int:
 
     ds = None
     if args.eval_only is None:
-        ds = ObjectDataset(*load_sstem(root, train_slices), resolved(args.profile)[1], min_area=50)
+        ds = ObjectDataset(
+            *load_sstem(root, train_slices), resolved(args.profile, args.set)[1], min_area=50
+        )
         print(f"train: slices {train_slices}: {ds.describe()}", flush=True)
     meta = {
         "data": "ssTEM Drosophila VNC stack 1 (Gerhard et al. 2013), mitochondria",
         "train_slices": train_slices,
         "test_slices": test_slices,
         "profile": args.profile,
+        "overrides": args.set,
         "command": command,
     }
-    ckpt, summary = ex.train_or_load(args, lambda: build(args.profile), ds, 0.1, out, meta)
+    ckpt, summary = ex.train_or_load(
+        args, lambda: build(args.profile, args.set), ds, 0.1, out, meta
+    )
 
     loaded = load_model(ckpt, device=str(device))
     ims, labs = load_sstem(root, test_slices)

@@ -270,3 +270,16 @@ def test_fewshot_experiment_driver_trains_evaluates_and_records(tmp_path, synth)
     assert load_model(ckpt, device="cpu").meta["test_metrics"]["n_objects"] == 3
     args.eval_only = str(ckpt)  # evaluation-only runs skip training
     assert train_or_load(args, None, None, 0.3, out, {}) == (ckpt, None)
+
+
+def test_set_overrides_profile_fields():
+    from napari_iog.evaluation.experiment import override_configs
+    from napari_iog.models import get_profile
+
+    mc, pre = get_profile("iog-tiny-refine")
+    mc2, pre2 = override_configs(mc, pre, ["crop_size=96", "width=24", "clip_to_box=true"])
+    assert (pre2.crop_size, mc2.width, pre2.clip_to_box) == (96, 24, True)
+    assert mc2.backbone == mc.backbone and pre2.relax == pre.relax
+    for bad in ("nosuch=1", "width", "psp_bins=1"):
+        with pytest.raises(SystemExit, match="--set"):
+            override_configs(mc, pre, [bad])

@@ -107,6 +107,9 @@ def add_training_args(ap, minutes: float, samples_per_epoch: int) -> None:
     from ..training.config import add_augment_args
 
     ap.add_argument("--profile", default="light", help="light | paper | a napari-iog profile name")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a ModelConfig/PreprocessConfig field of the profile, e.g. "
+                    "crop_size=224 or width=64 (repeatable)")  # fmt: skip
     ap.add_argument("--minutes", type=float, default=minutes, help="training budget (see --clock)")
     ap.add_argument("--clock", default="cpu", choices=("cpu", "wall"),
                     help="cpu: process CPU time / threads (fair on a shared machine); wall: wall clock")  # fmt: skip
@@ -128,6 +131,31 @@ def add_training_args(ap, minutes: float, samples_per_epoch: int) -> None:
     ap.add_argument("--tta", action="store_true",
                     help="headline numbers with flip test-time augmentation (the other way is "
                     "reported as a variant)")  # fmt: skip
+
+
+def override_configs(model_cfg, preprocess, overrides=()):
+    """``(ModelConfig, PreprocessConfig)`` with ``["field=value", ...]`` (the ``--set`` option)
+    applied; each field belongs to either config, values are parsed as the field's type."""
+    from dataclasses import fields, replace
+
+    cfgs = [model_cfg, preprocess]
+    for item in overrides:
+        key, _, text = item.partition("=")
+        i = next((i for i, c in enumerate(cfgs) if key in {f.name for f in fields(c)}), None)
+        if i is None or not text:
+            raise SystemExit(
+                f"--set {item!r}: expected FIELD=VALUE with a field of ModelConfig or "
+                "PreprocessConfig (e.g. crop_size=224, width=64)."
+            )
+        old = getattr(cfgs[i], key)
+        if isinstance(old, bool):
+            value = text.lower() in ("1", "true", "yes", "on")
+        elif isinstance(old, (int, float, str)):
+            value = type(old)(text)
+        else:
+            raise SystemExit(f"--set {item!r}: {key} is not a number, text or true/false field.")
+        cfgs[i] = replace(cfgs[i], **{key: value})
+    return cfgs[0], cfgs[1]
 
 
 def training_config(args, min_area: int = 50):
