@@ -250,7 +250,8 @@ def checkpoint_extra(loaded, ckpt) -> dict:
         "model_config": loaded.model.config.to_dict(),
         "preprocess": loaded.preprocess.to_dict(),
         "checkpoint_meta": {
-            k: loaded.meta.get(k) for k in ("epochs", "steps", "train_seconds", "metrics")
+            k: loaded.meta.get(k)
+            for k in ("epochs", "steps", "train_seconds", "metrics", "precision")
         },
     }
 
