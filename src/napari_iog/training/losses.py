@@ -2,8 +2,9 @@
 and on the fine output, void pixels ignored; optionally class-balanced BCE (DEXTR's) and a
 soft-IoU term on the fine output (ours, off by default).
 
-Tensors: ``logits`` float ``[N, 1, S, S]`` (any float dtype; losses reduce in float32), ``target`` float ``[N, 1, S, S]`` in {0, 1} (soft
-targets are binarised at 0.5), ``void`` bool ``[N, 1, S, S]`` or None. Unlike the official code
+Tensors: ``logits`` ``[N, 1, S, S]`` of any float dtype (float16/bfloat16 under autocast: the
+losses reduce in float32), ``target`` float ``[N, 1, S, S]`` in {0, 1} (soft targets are
+binarised at 0.5), ``void`` bool ``[N, 1, S, S]`` or None. Unlike the official code
 (sum over pixels / batch size) the loss is a *mean* over valid pixels, so learning rates do not
 depend on the crop size (the official lr 1e-8 x 512^2 ~ 2.6e-3 for this reduction).
 """

@@ -34,7 +34,7 @@ def autocast_dtype(device, amp: bool):
 
 
 def precision_name(dtype) -> str:
-    """ "float16" / "bfloat16" / "float32" for logs and provenance."""
+    """The dtype's name for logs and provenance: float16, bfloat16 or float32 (None)."""
     return "float32" if dtype is None else str(dtype).replace("torch.", "")
 
 
