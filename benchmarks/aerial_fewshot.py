@@ -82,7 +82,7 @@ def main(argv=None) -> int:
         "command": command,
     }
     ckpt, summary = ex.train_or_load(
-        args, lambda: build(args.profile, args.set), ds, 0.15, out, meta, args.min_area
+        args, lambda: build(args.profile, args.set, args.seed), ds, 0.15, out, meta, args.min_area
     )
     loaded = load_model(ckpt, device=str(device))
     ecfg = EvalConfig(max_clicks=args.max_clicks, min_area=args.min_area, stop_iou=args.stop_iou)

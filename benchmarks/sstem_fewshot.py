@@ -42,12 +42,12 @@ def resolved(profile: str, overrides=()):
     return override_configs(*resolve_profile(name), overrides)
 
 
-def build(profile: str, overrides=()):
-    """A random-init model of :func:`resolved` and its preprocessing."""
+def build(profile: str, overrides=(), seed: int = 0):
+    """A random-init model of :func:`resolved` (weights from ``seed``) and its preprocessing."""
     from napari_iog.models import build_model
 
     mc, pc = resolved(profile, overrides)
-    return build_model(mc), pc
+    return build_model(mc, seed=seed), pc
 
 
 def main(argv=None) -> int:
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
         "command": command,
     }
     ckpt, summary = ex.train_or_load(
-        args, lambda: build(args.profile, args.set), ds, 0.1, out, meta
+        args, lambda: build(args.profile, args.set, args.seed), ds, 0.1, out, meta
     )
 
     loaded = load_model(ckpt, device=str(device))

@@ -4,6 +4,7 @@ reports, baselines, the CLI, and a real-data smoke run."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -270,6 +271,18 @@ def test_fewshot_experiment_driver_trains_evaluates_and_records(tmp_path, synth)
     assert load_model(ckpt, device="cpu").meta["test_metrics"]["n_objects"] == 3
     args.eval_only = str(ckpt)  # evaluation-only runs skip training
     assert train_or_load(args, None, None, 0.3, out, {}) == (ckpt, None)
+    # --init: continue from that checkpoint (its network and preprocessing), not from build()
+    args2 = ap.parse_args(["--batch-size", "2", "--device", "cpu", "--init", str(ckpt)])
+    ds2 = ObjectDataset(ims * 2, labs * 2, replace(pre, crop_size=pre.crop_size + 16), min_area=20)
+
+    def must_not_build():
+        raise AssertionError("--init must not build a fresh network")
+
+    out2 = tmp_path / "from_init.pt"
+    ckpt2, _ = train_or_load(args2, must_not_build, ds2, 0.3, out2, {"x": 2})
+    meta2 = load_model(ckpt2, device="cpu").meta
+    assert meta2["init"] == "tiny.pt" and meta2["init_meta"]["steps"] == loaded.meta["steps"]
+    assert ds2.preprocess == loaded.preprocess and meta2["x"] == 2
 
 
 def test_set_overrides_profile_fields():

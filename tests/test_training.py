@@ -119,6 +119,49 @@ def test_cancel_keeps_the_last_good_checkpoint(tmp_path, data):
     assert not list(tmp_path.glob(".*.tmp"))  # no temp files left behind
 
 
+@pytest.mark.parametrize("keep", ["auto", "last", "best"])
+def test_keep_picks_the_best_or_the_last_epoch(tmp_path, data, keep):
+    """2 validation objects: "auto" keeps the last epoch (a best-of-few pick is noise); "best"
+    writes only on improvement. Either way the checkpoint matches the event stream."""
+    train, val = data
+    assert 0 < len(val) < 10
+    out = tmp_path / f"{keep}.pt"
+    cfg = FinetuneConfig(**dict(FAST, epochs=3, samples_per_epoch=4, keep=keep))
+    events = list(finetune(build_model(TINY), PRE, train, val, cfg, out=out))
+    epochs = [e for e in events if e.kind == "epoch"]
+    written = [e.epoch for e in events if e.kind == "checkpoint"]
+    meta = load_model(out).meta
+    if keep == "best":
+        bests = [e.best_val for e in epochs]
+        improved = [e.epoch for i, e in enumerate(epochs) if i == 0 or bests[i] > bests[i - 1]]
+        assert written == improved and meta["kept"] == "best validation epoch"
+        assert meta["metrics"]["val_iou"] == pytest.approx(
+            next(e.val_iou for e in epochs if e.epoch == improved[-1])
+        )
+    else:
+        assert written == [1, 2, 3] and meta["kept"] == "last epoch"
+    assert meta["epochs"] == written[-1]
+
+
+def test_same_seed_same_run(data):
+    """Seeded end to end: the weights (build_model(seed=...)), the samples and the clicks."""
+    train, val = data
+    before = torch.random.get_rng_state()
+    a, b = build_model(TINY, seed=3), build_model(TINY, seed=3)
+    assert torch.equal(torch.random.get_rng_state(), before)  # global torch RNG untouched
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    c = build_model(TINY, seed=4).state_dict()
+    assert not all(torch.equal(sa[k], c[k]) for k in sa)
+    cfg = FinetuneConfig(**dict(FAST, seed=5))
+
+    def losses(model):
+        return [e.loss for e in finetune(model, PRE, train, val, cfg) if e.kind == "step"]
+
+    la, lb = losses(a), losses(b)
+    assert len(la) == 3 and la == lb
+
+
 def test_resume_continues_the_step_count(tmp_path, data):
     train, val = data
     out = tmp_path / "r.pt"
@@ -289,3 +332,15 @@ def test_ema_decay_warms_up_so_the_random_start_fades():
     ema.update_parameters(m)  # second update: decay min(0.99, 2 / 11)
     moved = (ema.module[0].weight - w0).mean().item()
     assert moved == pytest.approx(1 - 2 / 11, rel=1e-5)
+
+
+def test_budget_clocks():
+    from napari_iog.training.budget import Budget
+
+    assert Budget().used() == 0.0  # no budget, no cap
+    assert Budget(wall_cap_minutes=1e-9).used() > 1.0  # the cap alone stops a run
+    cpu = Budget(minutes=1.0, clock="cpu", threads=2)
+    x = 0
+    while cpu.cpu_elapsed() <= 0.01:  # burn a little CPU
+        x += 1
+    assert 0.0 < cpu.used() < 1.0 and cpu.elapsed() > 0.0

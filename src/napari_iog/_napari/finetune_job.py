@@ -51,7 +51,7 @@ def train_job(
         model, pre = loaded.model, loaded.preprocess
     else:
         mc, pre = resolve_profile(profile)
-        model = build_model(mc)
+        model = build_model(mc, seed=cfg.seed)
     ds = ObjectDataset.from_arrays(image, labels, pre, min_area=cfg.min_area)
     yield ("info", ds.describe())
     if len(ds) == 0:

@@ -2,8 +2,8 @@
 
 The objects of the chosen Labels layer (2D or a stack; unannotated slices are skipped) are the
 training set. Training runs in a thread worker: live loss / validation IoU, progress, Cancel
-(keeps the last good checkpoint). The best checkpoint is then loaded into the IOG Annotator (if
-open). Tests: set values, call :meth:`FinetuneWidget.start`, wait for ``state`` != "running".
+(keeps the last good checkpoint). The kept checkpoint (``FinetuneConfig.keep``) is then loaded
+into the IOG Annotator (if open). Tests: set values, call :meth:`FinetuneWidget.start`, wait for ``state`` != "running".
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ class FinetuneWidget(QWidget):
                 if annot is not None:
                     annot.set_predictor(predictor, f"IOG fine-tuned {Path(path).name}")
                 self.state = "cancelled" if how == "cancelled" else "done"
-                show_info(f"Fine-tuning {how}: best checkpoint {path} ({where}).")
+                show_info(f"Fine-tuning {how}: checkpoint {path} ({where}).")
                 self.status.setText(f"{how}: {path} - {where}.")
             elif kind == "nothing":
                 self.state = "cancelled"

@@ -4,8 +4,9 @@
 
 Images and labels: files, folders or glob patterns (sorted names pair up; stacks split into
 planes). Labels: instance ids, or binary masks (split into connected components), or a semantic
-class with ``--label-value``. The checkpoint is written atomically whenever validation improves,
-so a cancelled (Ctrl-C) or time-limited run keeps the best model so far.
+class with ``--label-value``. The checkpoint is written atomically whenever validation improves
+(or after every epoch with ``--keep last``, the default when fewer than 10 objects validate), so
+a cancelled (Ctrl-C) or time-limited run keeps the last good model.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="checkpoint to write (.pt)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--samples-per-epoch", type=int, default=256)
-    p.add_argument("--minutes", type=float, default=None, help="wall-clock budget (keeps the best)")
+    p.add_argument(
+        "--minutes", type=float, default=None, help="wall-clock budget (the kept checkpoint stays)"
+    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=None, help="default 2e-3 (AdamW) / 2.6e-3 (SGD)")
     p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
@@ -66,7 +69,7 @@ def _model(args):
         loaded = load_model(args.weights, device="cpu")
         return loaded.model, loaded.preprocess, str(args.weights)
     mc, pc = resolve_profile(args.profile)
-    return build_model(mc), pc, f"random init ({args.profile})"
+    return build_model(mc, seed=args.seed), pc, f"random init ({args.profile}, seed {args.seed})"
 
 
 def run(args) -> int:
@@ -158,6 +161,6 @@ def run(args) -> int:
             bar.close()
     print(
         f"{summary.stopped}: {summary.steps_done} steps in {summary.seconds:.0f} s; best validation "
-        f"score {summary.best_val:.4f}; checkpoint {summary.checkpoint}"
+        f"score {summary.best_val:.4f}; checkpoint {summary.checkpoint} ({summary.kept})"
     )
     return 0

@@ -128,6 +128,9 @@ def add_training_args(ap, minutes: float, samples_per_epoch: int) -> None:
     ap.add_argument("--out", default=None, help="checkpoint path (default checkpoints/<name>.pt)")
     ap.add_argument("--results", default=None, help="results JSON (default benchmarks/results/)")
     ap.add_argument("--eval-only", default=None, help="skip training, evaluate this checkpoint")
+    ap.add_argument("--init", default=None, metavar="CKPT",
+                    help="start training from this checkpoint's network and preprocessing (e.g. "
+                    "the ssTEM model) instead of random init; --profile/--set are then ignored")  # fmt: skip
     ap.add_argument("--tta", action="store_true",
                     help="headline numbers with flip test-time augmentation (the other way is "
                     "reported as a variant)")  # fmt: skip
@@ -208,20 +211,35 @@ def command_line(script: str, argv) -> str:
 
 
 def train_or_load(args, build, dataset, val_fraction: float, out, meta: dict, min_area: int = 50):
-    """Train ``build()`` -> ``(model, preprocess)`` on ``dataset`` (an ObjectDataset; a
-    ``val_fraction`` of its objects validates), unless ``args.eval_only`` names a checkpoint.
+    """Train ``build()`` -> ``(model, preprocess)`` (or the ``args.init`` checkpoint's) on
+    ``dataset`` (an ObjectDataset; a ``val_fraction`` of its objects validates), unless
+    ``args.eval_only`` names a checkpoint.
     Returns ``(checkpoint path, TrainSummary | None)``."""
     from ..training import run_finetune
 
     if args.eval_only is not None:
         return Path(args.eval_only), None
-    model, pre = build()
+    if getattr(args, "init", None):
+        from ..models.checkpoint import load_model
+
+        loaded = load_model(args.init, device="cpu")
+        model, pre = loaded.model, loaded.preprocess
+        meta = dict(meta, init=Path(args.init).name, init_meta=_init_provenance(loaded.meta))
+        dataset.preprocess = pre  # samples are cut the way the start network expects
+    else:
+        model, pre = build()
     train, val = dataset.split(val_fraction, seed=args.seed)
     summary = run_finetune(
         model, pre, train, val, training_config(args, min_area), out=out, meta=meta,
         callback=train_logger(log=lambda m: print(m, flush=True)),
     )  # fmt: skip
     return summary.checkpoint, summary
+
+
+def _init_provenance(meta: dict) -> dict:
+    """The few provenance keys of a start checkpoint worth keeping in the new one."""
+    keys = ("data", "train_slices", "train_region", "profile", "steps", "train_seconds")
+    return {k: meta[k] for k in keys if k in meta}
 
 
 def iog_predictors(loaded, device, label: str, tta: bool) -> tuple[dict, dict]:

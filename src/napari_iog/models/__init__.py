@@ -11,11 +11,24 @@ from .psp import PSPModule
 from .refinement import RefinementBranch
 
 
-def build_model(name_or_config: str | ModelConfig = "iog-resnet101") -> IOGNet:
-    """Build a random-init IOGNet from a profile name (see ``PROFILES``) or a ModelConfig."""
-    if isinstance(name_or_config, ModelConfig):
-        return IOGNet(name_or_config)
-    return IOGNet(get_profile(name_or_config)[0])
+def build_model(
+    name_or_config: str | ModelConfig = "iog-resnet101", seed: int | None = None
+) -> IOGNet:
+    """Build a random-init IOGNet from a profile name (see ``PROFILES``) or a ModelConfig.
+    ``seed``: initialise the weights from this seed (reproducible training runs) without touching
+    the global torch random state; ``None`` draws from the global state."""
+    import torch
+
+    cfg = (
+        name_or_config
+        if isinstance(name_or_config, ModelConfig)
+        else get_profile(name_or_config)[0]
+    )
+    if seed is None:
+        return IOGNet(cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return IOGNet(cfg)
 
 
 __all__ = [

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, fields, replace
 OPTIMIZERS = ("adamw", "sgd")
 LOSSES = ("bce", "balanced")
 SCHEDULES = ("cosine", "constant")
+KEEPS = ("auto", "best", "last")
+MIN_VAL_FOR_BEST = 10  # fewer validation objects: picking the "best" epoch picks noise
 
 
 class TrainingError(ValueError):
@@ -24,7 +26,11 @@ class FinetuneConfig:
     - ``epochs`` x ``samples_per_epoch`` augmented object samples (``None`` = one pass over the
       training objects); validation after every epoch; ``patience`` epochs without a better
       validation IoU stop the run (0 = never).
-    - ``max_minutes``: time budget (the best checkpoint so far is kept); ``None`` = no limit.
+    - ``keep``: which weights the checkpoint holds: ``"best"`` validation epoch, ``"last"``
+      epoch (rewritten after every epoch), or ``"auto"``: best with >= ``MIN_VAL_FOR_BEST``
+      validation objects, else last (with 1-3 validation objects the "best" epoch is a lottery,
+      while the cosine schedule has annealed the last one; docs/experiments.md, aerial).
+    - ``max_minutes``: time budget (the kept checkpoint stays); ``None`` = no limit.
       ``budget_clock="wall"`` counts wall-clock time; ``"cpu"`` counts this process's CPU time
       divided by its torch threads (the time the run would take on an idle machine; use it on a
       shared CPU). ``max_wall_minutes`` is a hard wall-clock cap in either case.
@@ -61,6 +67,7 @@ class FinetuneConfig:
     val_fraction: float = 0.15
     val_max_objects: int = 64
     patience: int = 0
+    keep: str = "auto"
     max_minutes: float | None = None
     budget_clock: str = "wall"
     max_wall_minutes: float | None = None
@@ -82,6 +89,7 @@ class FinetuneConfig:
                 self.optimizer in OPTIMIZERS,
                 f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}",
             ),
+            (self.keep in KEEPS, f"keep must be one of {KEEPS}, got {self.keep!r}"),
             (self.loss in LOSSES, f"loss must be one of {LOSSES}, got {self.loss!r}"),
             (
                 self.schedule in SCHEDULES,
@@ -150,8 +158,8 @@ class FinetuneConfig:
 
 
 def add_augment_args(ap) -> None:
-    """Augmentation, loss and precision options shared by ``napari-iog finetune`` and the
-    benchmark scripts."""
+    """Augmentation, loss, precision and kept-checkpoint options shared by ``napari-iog finetune``
+    and the benchmark scripts."""
     ap.add_argument("--rotate", type=float, default=20.0, help="max rotation, degrees (paper: 20)")
     from argparse import BooleanOptionalAction
 
@@ -167,9 +175,12 @@ def add_augment_args(ap) -> None:
     ap.add_argument("--amp", action=BooleanOptionalAction, default=True,
                     help="mixed precision: float16 on CUDA, bfloat16 on CPUs with AVX512-BF16/AMX "
                     "(--no-amp = float32)")  # fmt: skip
+    ap.add_argument("--keep", choices=KEEPS, default="auto",
+                    help=f"checkpoint the best validation epoch or the last one (auto: best with "
+                    f">= {MIN_VAL_FOR_BEST} validation objects, else last)")  # fmt: skip
 
 
 def augment_kwargs(args) -> dict:
     """FinetuneConfig keywords of :func:`add_augment_args`' options."""
-    return dict(rotate=args.rotate, vflip=args.vflip, intensity=args.intensity,
+    return dict(rotate=args.rotate, vflip=args.vflip, intensity=args.intensity, keep=args.keep,
                 iou_weight=args.iou_weight, ema_decay=args.ema, amp=args.amp)  # fmt: skip

@@ -2,16 +2,15 @@
 
 ``finetune(model, preprocess, train, val, cfg, out)`` trains ``model`` (an IOGNet) on an
 :class:`~napari_iog.data.datasets.ObjectDataset`. After each epoch it validates (crop IoU after the
-3 IOG clicks and, for refinement nets, after 1 simulated corrective click) and writes the best
-model so far to ``out`` atomically (``save_checkpoint``): a cancelled, time-limited or crashed run
-always leaves the last good checkpoint. ``out + ".state.pt"`` holds the latest optimiser state
-for ``resume``. ``run_finetune`` drives the generator with a callback (CLI, widget, tests).
+3 IOG clicks and, for refinement nets, after 1 simulated corrective click) and writes the kept
+model (best so far, or the latest epoch: ``cfg.keep``) to ``out`` atomically
+(``save_checkpoint``): a cancelled, time-limited or crashed run always leaves the last good
+checkpoint. ``out + ".state.pt"`` holds the latest optimiser state for ``resume``. ``run_finetune`` drives the generator with a callback (CLI, widget, tests).
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ..data.augment import AugmentConfig
-from .config import FinetuneConfig, TrainingError
+from .budget import Budget
+from .config import MIN_VAL_FOR_BEST, FinetuneConfig, TrainingError
 from .precision import autocast_dtype, precision_name, set_layout
 from .steps import (
     lr_at,
@@ -59,6 +59,20 @@ class TrainSummary:
     stopped: str
     history: list[dict] = field(default_factory=list)
     cpu_seconds: float = 0.0  # process CPU time / torch threads
+    kept: str = ""  # "best validation epoch" or "last epoch" (FinetuneConfig.keep)
+
+
+def save_state(path, model, opt, ema, epoch: int, step: int, best: float) -> None:
+    """Write the resume state (weights, optimiser, EMA, counters) to ``path`` atomically."""
+    import torch
+
+    from ..fileio import atomic_write
+
+    st = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+          "step": step, "best": best}  # fmt: skip
+    if ema is not None:
+        st["ema"] = ema.state_dict()
+    atomic_write(path, lambda fh: torch.save(st, fh))
 
 
 def finetune(
@@ -78,7 +92,6 @@ def finetune(
     import torch
 
     from ..data.datasets import collate
-    from ..fileio import atomic_write
     from ..models.checkpoint import save_checkpoint
 
     cfg = cfg or FinetuneConfig()
@@ -124,34 +137,20 @@ def finetune(
             ema.load_state_dict(st["ema"])
         epoch0, step, best = int(st["epoch"]), int(st["step"]), float(st["best"])
         rng = np.random.default_rng(cfg.seed + epoch0)
-    t0, c0 = time.perf_counter(), time.process_time()
-    n_threads = max(1, torch.get_num_threads())
-    budget = None if cfg.max_minutes is None else cfg.max_minutes * 60.0
-    wall_cap = None if cfg.max_wall_minutes is None else cfg.max_wall_minutes * 60.0
+    clock = Budget(cfg.max_minutes, cfg.budget_clock, cfg.max_wall_minutes, torch.get_num_threads())
+    elapsed, cpu_elapsed, used = clock.elapsed, clock.cpu_elapsed, clock.used
     ckpt, stopped, bad_epochs, epoch = None, "done", 0, epoch0
+    n_val = 0 if val is None else len(val)
+    keep_best = cfg.keep == "best" or (cfg.keep == "auto" and n_val >= MIN_VAL_FOR_BEST)
     base_meta = dict(meta or {})
     base_meta.update(
         finetune_config=cfg.to_dict(),
         n_train_objects=len(train),
-        n_val_objects=0 if val is None else len(val),
+        n_val_objects=n_val,
         device=str(device),
         precision=precision_name(amp_dtype),
+        kept="best validation epoch" if keep_best else "last epoch",
     )
-
-    def elapsed() -> float:
-        return time.perf_counter() - t0
-
-    def cpu_elapsed() -> float:
-        return (time.process_time() - c0) / n_threads
-
-    def used() -> float:
-        """Fraction of the time budget used (0 without a budget)."""
-        fr = 0.0
-        if budget is not None:
-            fr = (cpu_elapsed() if cfg.budget_clock == "cpu" else elapsed()) / budget
-        if wall_cap is not None:
-            fr = max(fr, elapsed() / wall_cap)
-        return fr
 
     for epoch in range(epoch0, cfg.epochs):
         set_train_mode(model, cfg)
@@ -219,41 +218,29 @@ def finetune(
         )
         history.append(rec)
         improved = score > best
-        if improved:
-            best, bad_epochs = score, 0
-            if out is not None:
-                m = dict(
-                    base_meta,
-                    epochs=epoch + 1,
-                    steps=step,
-                    train_seconds=round(elapsed(), 1),
-                    train_cpu_seconds=round(cpu_elapsed(), 1),
-                    metrics={"val_iou": v3, "val_iou_refined": v4, "train_loss": rec["loss"]},
-                )
-                ckpt = save_checkpoint(out, best_model, preprocess, m)
-                yield TrainEvent(
-                    "checkpoint",
-                    epoch + 1,
-                    step,
-                    total,
-                    val_iou=v3,
-                    best_val=best,
-                    seconds=elapsed(),
-                    message=str(ckpt),
-                )
-        else:
-            bad_epochs += 1
+        best, bad_epochs = (score, 0) if improved else (best, bad_epochs + 1)
+        if out is not None and (improved or not keep_best):
+            m = dict(
+                base_meta,
+                epochs=epoch + 1,
+                steps=step,
+                train_seconds=round(elapsed(), 1),
+                train_cpu_seconds=round(cpu_elapsed(), 1),
+                metrics={"val_iou": v3, "val_iou_refined": v4, "train_loss": rec["loss"]},
+            )
+            ckpt = save_checkpoint(out, best_model, preprocess, m)
+            yield TrainEvent(
+                "checkpoint",
+                epoch + 1,
+                step,
+                total,
+                val_iou=v3,
+                best_val=best,
+                seconds=elapsed(),
+                message=str(ckpt),
+            )
         if state_path is not None:
-            st = {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "epoch": epoch + 1,
-                "step": step,
-                "best": best,
-            }
-            if ema is not None:
-                st["ema"] = ema.state_dict()
-            atomic_write(state_path, lambda fh, st=st: torch.save(st, fh))
+            save_state(state_path, model, opt, ema, epoch + 1, step, best)
         yield TrainEvent(
             "epoch",
             epoch + 1,
@@ -276,7 +263,15 @@ def finetune(
     model.eval()
     best_model.eval()
     summary = TrainSummary(
-        ckpt, len(history) + epoch0, step, best, elapsed(), stopped, history, cpu_elapsed()
+        ckpt,
+        len(history) + epoch0,
+        step,
+        best,
+        elapsed(),
+        stopped,
+        history,
+        cpu_elapsed(),
+        base_meta["kept"],
     )
     yield TrainEvent(
         stopped,
