@@ -41,17 +41,11 @@ def train_job(
     ``("loaded", (predictor, checkpoint path))`` or ``("nothing", text)``."""
     from napari_iog.data.datasets import ObjectDataset
     from napari_iog.inference import IOGPredictor
-    from napari_iog.models import build_model
     from napari_iog.models.checkpoint import load_model
     from napari_iog.training import TrainingError, finetune
-    from napari_iog.training.presets import resolve_profile
+    from napari_iog.training.presets import start_model
 
-    if weights:
-        loaded = load_model(weights, device="cpu")
-        model, pre = loaded.model, loaded.preprocess
-    else:
-        mc, pre = resolve_profile(profile)
-        model = build_model(mc, seed=cfg.seed)
+    model, pre, _ = start_model(weights, profile, cfg.seed)
     ds = ObjectDataset.from_arrays(image, labels, pre, min_area=cfg.min_area)
     yield ("info", ds.describe())
     if len(ds) == 0:

@@ -60,16 +60,9 @@ def register(subparsers) -> None:
 
 
 def _model(args):
-    from ..models import build_model
-    from ..training.presets import resolve_profile
+    from ..training.presets import start_model
 
-    if args.weights:
-        from ..models.checkpoint import load_model
-
-        loaded = load_model(args.weights, device="cpu")
-        return loaded.model, loaded.preprocess, str(args.weights)
-    mc, pc = resolve_profile(args.profile)
-    return build_model(mc, seed=args.seed), pc, f"random init ({args.profile}, seed {args.seed})"
+    return start_model(args.weights, args.profile, args.seed)
 
 
 def run(args) -> int:

@@ -43,3 +43,18 @@ def profile_names() -> list[str]:
     from ..models.profiles import PROFILES
 
     return [*PRESETS, *PROFILES]
+
+
+def start_model(weights, profile: str, seed: int = 0):
+    """The network a fine-tuning run starts from: ``(IOGNet on CPU, PreprocessConfig, text)``
+    from checkpoint ``weights`` if given, else a random init of ``profile`` from ``seed``; the
+    text names the start for the checkpoint's provenance."""
+    if weights:
+        from ..models.checkpoint import load_model
+
+        loaded = load_model(weights, device="cpu")
+        return loaded.model, loaded.preprocess, str(weights)
+    from ..models import build_model
+
+    mc, pre = resolve_profile(profile)
+    return build_model(mc, seed=seed), pre, f"random init ({profile}, seed {seed})"
