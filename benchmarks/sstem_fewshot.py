@@ -68,11 +68,13 @@ def main(argv=None) -> int:
     from napari_iog.data.datasets import ObjectDataset
     from napari_iog.data.files import load_sstem
     from napari_iog.evaluation import experiment as ex
+    from napari_iog.evaluation.boundary import boundary_tolerant, parse_bands
     from napari_iog.evaluation.protocol import EvalConfig
     from napari_iog.models.checkpoint import load_model
     from napari_iog.training.steps import resolve_device
 
     torch.set_num_threads(args.threads)
+    bands = parse_bands(args.void_bands)
     rng_of = lambda s: list(range(int(s.split("-")[0]), int(s.split("-")[-1]) + 1))  # noqa: E731
     train_slices, test_slices = rng_of(args.train_slices), rng_of(args.test_slices)
     root = shared_dir() / "data" / "sstem-drosophila-vnc"
@@ -122,6 +124,10 @@ def main(argv=None) -> int:
         **ex.checkpoint_extra(loaded, ckpt),
         "max_corrective_clicks": args.max_clicks,
         "stop_iou": args.stop_iou,
+        # GrabCut left out: ~5 min per pass and far below the others
+        "boundary_tolerant": boundary_tolerant(
+            {k: v for k, v in predictors.items() if k != "grabcut"}, ims, labs, ecfg, bands
+        ),
     }
     ex.save_results(results_path, results, summary, device, command, extra, ckpt, loaded)
     if args.install:

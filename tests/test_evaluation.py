@@ -117,6 +117,55 @@ def test_predictor_perfect_after_two_corrections_has_noc_5(synth):
     assert res.curves[:, 2].min() == 1.0 and res.curves[:, 4].min() == 1.0  # held after perfect
 
 
+def test_boundary_band_rings_the_object_but_not_the_image_edge():
+    from napari_iog.evaluation.boundary import boundary_band
+
+    gt = np.zeros((30, 30), bool)
+    gt[10:20, 10:20] = True
+    win = (slice(5, 25), slice(5, 25))
+    assert boundary_band(gt, win, 0) is None
+    band = boundary_band(gt, win, 1)
+    assert band.shape == (20, 20)
+    assert band.sum() == 36 + 40  # inner ring of the 10x10 square + its 4-connected outer ring
+    assert not band[10, 10] and band[5, 5] and band[4, 5] and not band[3, 3]  # (row, col) in win
+    edge = np.zeros((30, 30), bool)
+    edge[0:10, 0:10] = True  # cut by the image edge: rows/cols 0 are not a boundary
+    eb = boundary_band(edge, (slice(0, 15), slice(0, 15)), 1)
+    assert not eb[0, 0] and not eb[0, 4] and eb[0, 9] and eb[9, 9] and eb[10, 5]
+    with pytest.raises(ValueError, match="void_band"):
+        EvalConfig(void_band=-1)
+
+
+class _OffByOne(_Oracle):
+    """The true object grown by one pixel: an annotation-boundary disagreement, nothing else."""
+
+    def _res(self, prompt, n_clicks):
+        from scipy import ndimage
+
+        r = super()._res(prompt, n_clicks)
+        m = ndimage.binary_dilation(r.mask)
+        return MaskResult(m.astype(np.float32), m, (0, 0), self.shape, prompt)
+
+
+def test_void_band_ignores_boundary_disagreement_in_iou_and_clicks(synth):
+    ims, labs = synth
+    cfg = EvalConfig(max_clicks=3, min_area=20)
+    strict = run_evaluation(_OffByOne(labs[0]), ims, labs, cfg)
+    assert strict.curves[:, 0].max() < 0.95  # a 1 px rim costs IoU on these small blobs
+    pred = _OffByOne(labs[0])
+    tolerant = run_evaluation(pred, ims, labs, replace(cfg, void_band=1))
+    assert tolerant.curves.min() == 1.0 and pred.n_refine == 0  # no click lands in the band
+    s = run_evaluation(_Oracle(labs[0]), ims, labs, replace(cfg, void_band=2)).summary()
+    assert s["miou_at_3"] == 1.0 and s["noc90"] == 3.0
+    from napari_iog.evaluation.boundary import boundary_tolerant, parse_bands
+
+    table = boundary_tolerant({"IOG": _OffByOne(labs[0])}, ims, labs, cfg, [1, 2], log=lambda m: 0)
+    assert set(table) == {"1", "2"} and table["1"]["IOG"]["miou_at_3"] == 1.0
+    assert parse_bands("1,2") == [1, 2] and parse_bands("none") == []
+    with pytest.raises(SystemExit, match="void-bands"):
+        parse_bands("0,x")
+
+
 def test_empty_labels_and_min_area_are_clear_errors(synth):
     ims, labs = synth
     with pytest.raises(ValueError, match="No object"):
@@ -189,6 +238,10 @@ def test_cli_evaluate_writes_the_report(tmp_path, synth, monkeypatch):
     assert set(rep["methods"]) == {"IOG", "box fill"} and rep["methods"]["IOG"]["n_objects"] == 3
     assert (tmp_path / "rep" / "iou_vs_clicks.png").exists()
     assert evaluate(tmp_path / "r2", "--baselines", "magic") == 2
+    assert evaluate(tmp_path / "r2", "--void-band", "-1") == 2
+    assert evaluate(tmp_path / "r4", *fast, "--baselines", "none", "--void-band", "1") == 0
+    rep4 = json.loads((tmp_path / "r4" / "report.json").read_text())
+    assert rep4["protocol"]["void_band"] == 1 and set(rep4["methods"]) == {"IOG"}
     from napari_iog.inference import IOGPredictor
 
     made = []

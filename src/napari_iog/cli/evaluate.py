@@ -4,7 +4,8 @@
 
 Writes ``out/report.json`` (mIoU@k, NoC@85/90 per method), ``out/per_object.csv`` and
 ``out/iou_vs_clicks.png``. Baselines run on the same boxes and clicks: box fill, random walker,
-GrabCut (when OpenCV is installed).
+GrabCut (when OpenCV is installed). ``--void-band 2`` ignores a 2 px band around every object's
+boundary (in the IoU and for the click simulator), as PASCAL VOC's void pixels are ignored.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ def register(subparsers) -> None:
         "--stop-iou", type=float, default=1.0, help="stop clicking an object at this IoU"
     )
     p.add_argument(
+        "--void-band",
+        type=int,
+        default=0,
+        metavar="PX",
+        help="ignore pixels within PX of each object's boundary (PASCAL-style void band; "
+        "default 0 = every pixel counts)",
+    )
+    p.add_argument(
         "--baselines",
         default="box fill,random walker,grabcut",
         help="comma-separated subset of 'box fill,random walker,grabcut' or 'none'",
@@ -54,6 +63,8 @@ def run(args) -> int:
 
     if args.max_clicks < 0:
         raise CLIError(f"--max-clicks must be >= 0, got {args.max_clicks}.")
+    if args.void_band < 0:
+        raise CLIError(f"--void-band must be >= 0 px, got {args.void_band}.")
     images, labels = load_pairs(
         args.images, args.labels, mode=args.label_mode, value=args.label_value
     )
@@ -70,7 +81,12 @@ def run(args) -> int:
             f"Unknown baselines {sorted(unknown)}; use 'box fill,random walker,grabcut' or 'none'."
         )
     predictors.update(baseline_predictors(iog.preprocess, names))
-    cfg = EvalConfig(max_clicks=args.max_clicks, min_area=args.min_area, stop_iou=args.stop_iou)
+    cfg = EvalConfig(
+        max_clicks=args.max_clicks,
+        min_area=args.min_area,
+        stop_iou=args.stop_iou,
+        void_band=args.void_band,
+    )
     results = []
     for name, pred in predictors.items():
         res = EvalResult(name)

@@ -131,6 +131,9 @@ def add_training_args(ap, minutes: float, samples_per_epoch: int) -> None:
     ap.add_argument("--init", default=None, metavar="CKPT",
                     help="start training from this checkpoint's network and preprocessing (e.g. "
                     "the ssTEM model) instead of random init; --profile/--set are then ignored")  # fmt: skip
+    ap.add_argument("--void-bands", default="1,2", metavar="PX,PX",
+                    help="also report mIoU/NoC with a band of PX px ignored around each object's "
+                    "boundary (IOG and the fast baselines; 'none' to skip)")  # fmt: skip
     ap.add_argument("--tta", action="store_true",
                     help="headline numbers with flip test-time augmentation (the other way is "
                     "reported as a variant)")  # fmt: skip

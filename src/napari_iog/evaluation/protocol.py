@@ -22,6 +22,7 @@ import numpy as np
 
 from ..data.prompts import next_click, simulate_prompt
 from ..structures import PromptError
+from .boundary import boundary_band
 from .metrics import iou, summarize
 
 
@@ -29,11 +30,19 @@ from .metrics import iou, summarize
 class EvalConfig:
     """``max_clicks``: corrective clicks after the 3 IOG clicks (20 as in the literature);
     ``min_area``: smaller objects are skipped (and counted); ``stop_iou``: an object whose IoU
-    reaches it keeps that IoU for the remaining clicks (1.0 = never stop early)."""
+    reaches it keeps that IoU for the remaining clicks (1.0 = never stop early);
+    ``void_band``: pixels within this many px (city-block) of the object's boundary, on either
+    side, are ignored by the IoU and by the click simulator (PASCAL VOC style void band; 0 =
+    strict, every pixel counts; the headline numbers use 0)."""
 
     max_clicks: int = 20
     min_area: int = 50
     stop_iou: float = 1.0
+    void_band: int = 0
+
+    def __post_init__(self):
+        if int(self.void_band) != self.void_band or self.void_band < 0:
+            raise ValueError(f"void_band must be an integer >= 0 (px), got {self.void_band!r}.")
 
 
 @dataclass
@@ -154,10 +163,13 @@ def evaluate_object(predictor, labels: np.ndarray, label_id: int, cfg: EvalConfi
     for k in range(cfg.max_clicks + 1):
         win = _window(res, gt_sl, labels.shape)
         pred, gt = _plane_mask(res, win), gt_full[win]
-        ious.append(iou(pred, gt))
+        void = boundary_band(gt_full, win, int(cfg.void_band))
+        ious.append(iou(pred, gt, void))
         if k == cfg.max_clicks:
             break
-        click = None if ious[-1] >= cfg.stop_iou or not clicks_matter else next_click(pred, gt)
+        click = (
+            None if ious[-1] >= cfg.stop_iou or not clicks_matter else next_click(pred, gt, void)
+        )
         if click is None:  # perfect, good enough, or clicks change nothing: hold the IoU
             ious.extend([ious[-1]] * (cfg.max_clicks - k))
             break
