@@ -296,7 +296,8 @@ def test_fewshot_experiment_driver_trains_evaluates_and_records(tmp_path, synth)
     ap = argparse.ArgumentParser()
     add_training_args(ap, minutes=0.02, samples_per_epoch=4)
     args = ap.parse_args(["--batch-size", "2", "--max-clicks", "1", "--vflip", "--tta",
-                          "--intensity", "0.1", "--iou-weight", "0.5", "--device", "cpu"])  # fmt: skip
+                          "--intensity", "0.1", "--iou-weight", "0.5", "--device", "cpu",
+                          "--refine-prob", "0.25"])  # fmt: skip
     mc, pre = get_profile("iog-tiny-refine")
     ims, labs = synth
     ds = ObjectDataset(ims * 2, labs * 2, pre, min_area=20)
@@ -306,6 +307,7 @@ def test_fewshot_experiment_driver_trains_evaluates_and_records(tmp_path, synth)
     loaded = load_model(ckpt, device="cpu")
     cfg = loaded.meta["finetune_config"]
     assert cfg["vflip"] and cfg["intensity"] == 0.1 and cfg["iou_weight"] == 0.5
+    assert cfg["refine_prob"] == 0.25
     main, variants = iog_predictors(loaded, "cpu", "IOG tiny", tta=True)
     assert [p.tta for p in main.values()] == [True] and list(main) == ["IOG tiny + flip TTA"]
     assert {n: p.tta for n, p in variants.items()}["IOG tiny"] is False

@@ -169,6 +169,9 @@ def add_augment_args(ap) -> None:
                     help="+-fraction brightness/contrast jitter (0 = off, as the paper)")  # fmt: skip
     ap.add_argument("--iou-weight", type=float, default=0.0,
                     help="add this x soft-IoU loss of the fine output (0 = paper loss)")  # fmt: skip
+    ap.add_argument("--refine-prob", type=float, default=0.5, metavar="P",
+                    help="fraction of batches trained with simulated corrective clicks "
+                    "(refinement networks; 0.5 = the official recipe)")  # fmt: skip
     ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                     help="validate/save an exponential moving average of the weights, e.g. "
                     "0.995 (0 = off)")  # fmt: skip
@@ -183,4 +186,5 @@ def add_augment_args(ap) -> None:
 def augment_kwargs(args) -> dict:
     """FinetuneConfig keywords of :func:`add_augment_args`' options."""
     return dict(rotate=args.rotate, vflip=args.vflip, intensity=args.intensity, keep=args.keep,
-                iou_weight=args.iou_weight, ema_decay=args.ema, amp=args.amp)  # fmt: skip
+                iou_weight=args.iou_weight, ema_decay=args.ema, amp=args.amp,
+                refine_prob=args.refine_prob)  # fmt: skip
