@@ -43,7 +43,8 @@ def boundary_tolerant(predictors: dict, images, labels, cfg, bands, log=print) -
         keys = ("miou_at_3", "miou_after_3_corrections", "noc85", "noc90")
         log(f"boundary band {band} px ignored:")
         res = evaluate_all(predictors, images, labels, replace(cfg, void_band=int(band)), log)
-        out[str(band)] = {r.name: {k: r.summary()[k] for k in keys} for r in res}
+        summaries = {r.name: r.summary() for r in res}
+        out[str(band)] = {name: {k: s[k] for k in keys} for name, s in summaries.items()}
     return out
 
 
