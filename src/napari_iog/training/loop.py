@@ -5,7 +5,8 @@
 3 IOG clicks and, for refinement nets, after 1 simulated corrective click) and writes the kept
 model (best so far, or the latest epoch: ``cfg.keep``) to ``out`` atomically
 (``save_checkpoint``): a cancelled, time-limited or crashed run always leaves the last good
-checkpoint. ``out + ".state.pt"`` holds the latest optimiser state for ``resume``. ``run_finetune`` drives the generator with a callback (CLI, widget, tests).
+checkpoint. ``out + ".state.pt"`` holds the latest optimiser state for ``resume``.
+``run_finetune`` drives the generator with a callback (CLI, widget, tests).
 """
 
 from __future__ import annotations
