@@ -80,6 +80,20 @@ def test_roundtrip_same_outputs_and_meta(tmp_path):
     assert read_header(path)["meta"]["epochs"] == 3
 
 
+def test_boundary_head_config_and_weights_roundtrip(tmp_path):
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    model = build_model(replace(get_profile("iog-tiny-refine")[0], boundary_channels=4)).eval()
+    torch.nn.init.normal_(model.boundary_head.delta.weight)  # not the zero init
+    path = save_checkpoint(tmp_path / "b.pt", model, PreprocessConfig(crop_size=64), {})
+    loaded = load_model(path)
+    assert loaded.model.config.boundary_channels == 4 and loaded.profile is None
+    x = _x()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(x).fine, model(x).fine, rtol=0, atol=0)
+
+
 def test_meta_must_be_jsonable(tmp_path):
     with pytest.raises(CheckpointError, match="JSON"):
         save_checkpoint(tmp_path / "m.pt", _tiny(), PreprocessConfig(crop_size=64), {"x": object()})

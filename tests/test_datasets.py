@@ -184,6 +184,27 @@ def test_random_affine_keeps_shapes_and_object_size():
     assert 0.8 <= gain <= 1.2  # contrast moved within +-intensity
 
 
+def test_elastic_deformation_moves_pixels_by_the_asked_amount():
+    im, lab = blobs((96, 96), 1, seed=5)
+    mask = (lab == 1).astype(np.uint8)
+    rigid = AugmentConfig(scale=(0.9, 1.1), rotate=30.0)
+    a_img, a_m = random_affine(im, mask, np.random.default_rng(7), rigid)
+    # a vanishing field: the same transform as the affine path (same random draws first)
+    tiny = AugmentConfig(scale=(0.9, 1.1), rotate=30.0, elastic=1e-6)
+    t_img, t_m = random_affine(im, mask, np.random.default_rng(7), tiny)
+    assert np.array_equal(t_m, a_m) and np.allclose(t_img, a_img, atol=1e-3)
+    # a real field on a ramp image: the displacement shows up with the asked RMS
+    ramp = np.tile(np.arange(96, dtype=np.float32), (96, 1))  # value = column
+    only = AugmentConfig(flip=False, scale=(1.0, 1.0), rotate=0.0, elastic=3.0)
+    warped, m_e = random_affine(ramp, mask, np.random.default_rng(8), only)
+    shift = (warped - ramp)[10:-10, 10:-10]  # col displacement away from the reflected border
+    assert 1.5 <= float(np.sqrt((shift**2).mean())) <= 4.5
+    assert m_e.dtype == mask.dtype and set(np.unique(m_e)) <= {0, 1}
+    assert 0.8 <= m_e.sum() / mask.sum() <= 1.2 and not np.array_equal(m_e, mask)
+    with pytest.raises(ValueError, match="elastic"):
+        AugmentConfig(elastic=-1.0)
+
+
 @pytest.mark.realdata
 def test_sstem_slices_give_the_documented_instance_counts():
     root = require_shared("data", "sstem-drosophila-vnc")

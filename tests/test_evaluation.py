@@ -351,3 +351,25 @@ def test_set_overrides_profile_fields():
     for bad in ("nosuch=1", "width", "psp_bins=1"):
         with pytest.raises(SystemExit, match="--set"):
             override_configs(mc, pre, [bad])
+
+
+def test_resolution_ceiling_benchmark_orders_the_strides():
+    """benchmarks/resolution_ceiling.py: the ground truth through a stride-1 grid comes back
+    exact, and coarser output grids lose IoU monotonically (ellipses, no network)."""
+    import importlib.util
+    from pathlib import Path
+
+    from skimage.draw import ellipse
+
+    path = Path(__file__).parents[1] / "benchmarks" / "resolution_ceiling.py"
+    spec = importlib.util.spec_from_file_location("resolution_ceiling", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    lab = np.zeros((160, 160), np.int32)
+    lab[ellipse(45, 50, 12, 30, rotation=0.4)] = 1
+    lab[ellipse(110, 100, 25, 9, rotation=-0.7)] = 2
+    res = bench.ceiling([lab], 64, 8, (1, 2, 4, 8))
+    means = [float(np.mean(res[s])) for s in (1, 2, 4, 8)]
+    assert all(len(res[s]) == 2 for s in res)
+    assert means[0] == 1.0 and means[0] >= means[1] > means[2] > means[3]
+    assert means[3] < 0.97  # a stride-8 grid on a 64 px crop visibly loses these thin shapes

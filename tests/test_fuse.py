@@ -12,7 +12,15 @@ from napari_iog.models.fuse import fuse_conv_bn, optimize_for_inference  # noqa:
 
 def _model(name):
     torch.manual_seed(0)
-    model = build_model(name)
+    if name == "tiny-refine-boundary":  # our stride-2 boundary head on top
+        from dataclasses import replace
+
+        from napari_iog.models import get_profile
+
+        model = build_model(replace(get_profile("iog-tiny-refine")[0], boundary_channels=4))
+        torch.nn.init.normal_(model.boundary_head.delta.weight, std=0.5)  # not the identity
+    else:
+        model = build_model(name)
     with torch.no_grad():  # non-trivial BN so a wrong fold shows
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -23,7 +31,7 @@ def _model(name):
     return model.eval()
 
 
-@pytest.mark.parametrize("name", ["iog-tiny", "iog-tiny-refine"])
+@pytest.mark.parametrize("name", ["iog-tiny", "iog-tiny-refine", "tiny-refine-boundary"])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_fused_matches_within_1e4(name, channels_last):
     model = _model(name)

@@ -111,3 +111,47 @@ def test_config_validation():
         PreprocessConfig(crop_size=100)
     with pytest.raises(ValueError, match="unknown fields"):
         ModelConfig.from_dict({"backbone": "resnet18", "bogus": 1})
+    with pytest.raises(ValueError, match="boundary_channels"):
+        ModelConfig(boundary_channels=-1)
+
+
+def _boundary_net(seed: int = 0):
+    from dataclasses import replace
+
+    return build_model(replace(get_profile("iog-tiny-refine")[0], boundary_channels=4), seed=seed)
+
+
+def test_boundary_head_starts_as_identity_and_predicts_on_the_half_grid():
+    import torch.nn.functional as F
+
+    model = _boundary_net().eval()
+    x = torch.rand(2, 5, 64, 64, generator=torch.Generator().manual_seed(1)) * 255
+    with torch.inference_mode():
+        feats = model.encode(x)
+        low = model.decode(feats, x[:, 3:5])
+        full = model(x)
+    assert feats.stem is not None and feats.stem.shape == (2, model.config.width, 32, 32)
+    assert len(low.coarse) == 5 and low.coarse[4].shape == (2, 1, 16, 16)  # FineNet's own /4
+    assert low.fine.shape == (2, 1, 32, 32)  # the /2 grid
+    up = F.interpolate(low.coarse[4], size=(32, 32), mode="bilinear", align_corners=True)
+    torch.testing.assert_close(low.fine, up, rtol=0, atol=1e-6)  # zero-init delta
+    assert len(full.coarse) == 5 and full.fine.shape == (2, 1, 64, 64)
+    assert any(k.startswith("boundary_head.") for k in model.state_dict())
+    # the paper nets carry no head, no stem and no extra keys (official checkpoints load as is)
+    plain = build_model("iog-tiny-refine")
+    assert plain.encode(x).stem is None
+    assert not any(k.startswith("boundary_head.") for k in plain.state_dict())
+
+
+def test_boundary_head_learns_and_needs_the_stem():
+    model = _boundary_net().train()
+    x = torch.rand(2, 5, 64, 64, generator=torch.Generator().manual_seed(2)) * 255
+    y = torch.zeros(2, 1, 64, 64)
+    y[:, :, 20:44, 18:40] = 1.0
+    out = model(x)
+    torch.nn.functional.binary_cross_entropy_with_logits(out.fine, y).backward()
+    grad = model.boundary_head.delta.weight.grad
+    assert grad is not None and grad.abs().sum() > 0  # the head is trained
+    feats = model.encode(x)
+    with pytest.raises(ValueError, match="boundary head"):
+        model.decode(feats._replace(stem=None), x[:, 3:5])

@@ -30,6 +30,8 @@ class ModelConfig:
 
     ``refinement=True`` adds the click branch (``iog_points``) whose 64-channel output is
     concatenated with layer4 before PSP. ``width`` scales the stem (64 in every ResNet).
+    ``boundary_channels > 0`` adds our stride-2 ``BoundaryHead`` after FineNet (not in the
+    paper; 0 in every paper profile, so the official checkpoints load unchanged).
     """
 
     backbone: str = "resnet101"
@@ -42,8 +44,11 @@ class ModelConfig:
     refinement: bool = False
     click_channels: int = 64
     multi_grid: tuple[int, ...] = (1, 2, 4)
+    boundary_channels: int = 0
 
     def __post_init__(self):
+        if self.boundary_channels < 0:
+            raise ValueError(f"boundary_channels must be >= 0, got {self.boundary_channels}.")
         if self.backbone not in BACKBONES:
             raise ValueError(f"Unknown backbone {self.backbone!r}; choose one of {BACKBONES}.")
         if self.in_channels != 5:

@@ -1,5 +1,8 @@
 """Training augmentations of the paper (``reference/iog-method.md`` §3.2): horizontal flip,
-scale in [0.75, 1.25] and rotation in [-20, 20] degrees about the window centre.
+scale in [0.75, 1.25] and rotation in [-20, 20] degrees about the window centre; optionally
+(not in the paper) brightness/contrast jitter and an elastic deformation: a random displacement
+field, Gaussian-smoothed with sigma ``elastic_sigma`` px and scaled to an RMS of ``elastic`` px
+per axis, added to the affine map (one resampling for both).
 
 Applied to an object's window (not the full image) so it stays cheap on a CPU. Images are
 ``[h, w]`` or ``[h, w, C]`` (resampled linearly, border reflected so no black wedges appear);
@@ -23,6 +26,15 @@ class AugmentConfig:
     scale: tuple[float, float] = (0.75, 1.25)
     rotate: float = 20.0  # degrees, uniform in [-rotate, rotate]
     intensity: float = 0.0  # +-fraction of brightness/contrast jitter (0 = paper: none)
+    elastic: float = 0.0  # RMS displacement in window px (0 = paper: none)
+    elastic_sigma: float = 8.0  # smoothness of the displacement field, window px
+
+    def __post_init__(self):
+        if self.elastic < 0 or self.elastic_sigma <= 0:
+            raise ValueError(
+                f"elastic must be >= 0 and elastic_sigma > 0 (px), got {self.elastic} and "
+                f"{self.elastic_sigma}."
+            )
 
     @classmethod
     def off(cls) -> AugmentConfig:
@@ -41,6 +53,26 @@ def _affine_matrix(shape, angle_deg: float, scale: float, flip: bool, vflip: boo
     m = rot @ f
     c = (np.array(shape[:2], float) - 1) / 2.0
     return m, c - m @ c
+
+
+def _displacement(shape, rms: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Smooth random field ``[2, h, w]`` (row, col displacement in px) with RMS ``rms`` per axis."""
+    field = np.stack([ndimage.gaussian_filter(rng.standard_normal(shape), sigma) for _ in "rc"])
+    std = field.std(axis=(1, 2), keepdims=True)
+    return field * (rms / np.maximum(std, 1e-12))
+
+
+def _warp(img: np.ndarray, coords: np.ndarray, order: int, mode: str) -> np.ndarray:
+    """``img [h, w(, C)]`` sampled at ``coords [2, h, w]`` (input row, col per output pixel)."""
+    if img.ndim == 2:
+        return ndimage.map_coordinates(img, coords, order=order, mode=mode, cval=0)
+    return np.stack(
+        [
+            ndimage.map_coordinates(img[..., k], coords, order=order, mode=mode)
+            for k in range(img.shape[2])
+        ],
+        axis=-1,
+    )
 
 
 def random_affine(
@@ -67,9 +99,16 @@ def random_affine(
         lo, hi = 1.0 - cfg.intensity, 1.0 + cfg.intensity
         mean = float(img.mean())
         img = (img - mean) * rng.uniform(lo, hi) + mean * rng.uniform(lo, hi)
-    if not flip and not vflip and s == 1.0 and ang == 0.0:
+    if not flip and not vflip and s == 1.0 and ang == 0.0 and cfg.elastic == 0:
         return img, labels
     m, off = _affine_matrix(labels.shape, ang, s, flip, vflip)
+    lab = labels.astype(np.int32) if labels.dtype == bool else labels
+    if cfg.elastic > 0:
+        grid = np.indices(labels.shape, dtype=np.float64)
+        coords = np.einsum("ij,jhw->ihw", m, grid) + off[:, None, None]
+        coords += _displacement(labels.shape, cfg.elastic, cfg.elastic_sigma, rng)
+        out_img, out_lab = _warp(img, coords, 1, "reflect"), _warp(lab, coords, 0, "constant")
+        return out_img.astype(np.float32), out_lab.astype(labels.dtype)
     if img.ndim == 2:
         out_img = ndimage.affine_transform(img, m, off, order=1, mode="reflect")
     else:
@@ -80,6 +119,5 @@ def random_affine(
             ],
             axis=-1,
         )
-    lab = labels.astype(np.int32) if labels.dtype == bool else labels
     out_lab = ndimage.affine_transform(lab, m, off, order=0, mode="constant", cval=0)
     return out_img.astype(np.float32), out_lab.astype(labels.dtype)

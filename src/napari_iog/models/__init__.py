@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..config import ModelConfig
 from .backbone import EncoderFeatures, ResNetBackbone
+from .boundary_head import BoundaryHead
 from .decoder import CoarseNet, FineNet
 from .iog import InputShapeError, IOGNet, IOGOutput
 from .profiles import PROFILES, get_profile, profile_of
@@ -32,6 +33,7 @@ def build_model(
 
 
 __all__ = [
+    "BoundaryHead",
     "PROFILES",
     "CoarseNet",
     "EncoderFeatures",

@@ -23,6 +23,7 @@ class EncoderFeatures(NamedTuple):
     layer3: torch.Tensor  # [N, C3, H/16, W/16]
     layer2: torch.Tensor  # [N, C2, H/8,  W/8]
     layer1: torch.Tensor  # [N, C1, H/4,  W/4]
+    stem: torch.Tensor | None = None  # [N, width, H/2, W/2] after conv1-BN-ReLU (boundary head)
 
 
 def _conv3x3(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
@@ -124,10 +125,11 @@ class ResNetBackbone(nn.Module):
             layers.append(block(self._cin, planes, 1, dilations[i]))
         return nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> EncoderFeatures:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        l1 = self.layer1(x)
+    def forward(self, x: torch.Tensor, keep_stem: bool = False) -> EncoderFeatures:
+        """``keep_stem`` also returns the /2 stem activation (only a boundary head uses it)."""
+        stem = self.relu(self.bn1(self.conv1(x)))
+        l1 = self.layer1(self.maxpool(stem))
         l2 = self.layer2(l1)
         l3 = self.layer3(l2)
         l4 = self.layer4(l3)
-        return EncoderFeatures(l4, l3, l2, l1)
+        return EncoderFeatures(l4, l3, l2, l1, stem if keep_stem else None)

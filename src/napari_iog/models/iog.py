@@ -4,6 +4,8 @@
 0..255, inside and outside heatmaps in 0..255; S a multiple of 16) and, for refinement nets,
 ``click_maps`` ``[N, 2, S, S]`` (positive, negative; 0..255; default: ``x[:, 3:5]``, the
 initial clicks, as in the official first round). Outputs are logits ``[N, 1, S, S]``.
+With ``config.boundary_channels > 0`` a ``BoundaryHead`` (not in the paper) turns FineNet's /4
+logits into /2 logits; FineNet's own output then becomes a fifth side output.
 
 The split ``encode`` (backbone, run once per object crop) / ``decode`` (click branch, PSP,
 CoarseNet, FineNet) is what makes a refinement click cheap: it never re-runs the backbone.
@@ -19,13 +21,14 @@ from torch import nn
 
 from ..config import ModelConfig
 from .backbone import EncoderFeatures, ResNetBackbone
+from .boundary_head import BoundaryHead
 from .decoder import CoarseNet, FineNet
 from .psp import PSPModule
 from .refinement import RefinementBranch
 
 
 class IOGOutput(NamedTuple):
-    coarse: tuple[torch.Tensor, ...]  # 4 side outputs, logits [N, 1, h, w]
+    coarse: tuple[torch.Tensor, ...]  # 4 side outputs (+ FineNet's with a boundary head)
     fine: torch.Tensor  # logits [N, 1, h, w]
 
 
@@ -52,6 +55,8 @@ class IOGNet(nn.Module):
         if config.refinement:
             w = config.width
             self.iog_points = RefinementBranch((w, 2 * w, 4 * w, 4 * w), config.click_channels)
+        if config.boundary_channels:
+            self.boundary_head = BoundaryHead(config.width, config.boundary_channels)
 
     @property
     def is_refinement(self) -> bool:
@@ -73,7 +78,7 @@ class IOGNet(nn.Module):
     def encode(self, x: torch.Tensor) -> EncoderFeatures:
         """Run the backbone once: ``x [N, 5, S, S]`` -> ``EncoderFeatures``."""
         self._check(x, self.config.in_channels, "x")
-        return self.backbone(x)
+        return self.backbone(x, keep_stem=bool(self.config.boundary_channels))
 
     def lateral_features(self, feats: EncoderFeatures) -> tuple[torch.Tensor, ...]:
         """CoarseNet's lateral maps of layer3, layer2, layer1: click-independent, so a predictor
@@ -93,7 +98,7 @@ class IOGNet(nn.Module):
         """PSP + CoarseNet + FineNet (+ RefinementBranch) on cached backbone features.
 
         ``out_size=None`` returns logits on the /4 grid (128x128 for 512 crops, as the official
-        refinement forward does); otherwise they are bilinearly resized (align_corners=True).
+        refinement forward does; /2 for the fine output of a net with a boundary head); otherwise they are bilinearly resized (align_corners=True).
         ``laterals`` (from :meth:`lateral_features`) skips recomputing the click-independent
         laterals; ``side_outputs=False`` returns ``coarse=()`` and skips the 4 coarse heads.
         Neither changes the fine output.
@@ -110,6 +115,12 @@ class IOGNet(nn.Module):
         pyramid = [self.psp4(top), feats.layer3, feats.layer2, feats.layer1]
         fmaps, coarse = self.Coarse_net(pyramid, size, laterals, side_outputs)
         fine = self.Fine_net(fmaps, size)
+        if self.config.boundary_channels:
+            if feats.stem is None:
+                raise ValueError("This net has a boundary head: decode() needs encode()'s stem.")
+            if side_outputs:
+                coarse.append(fine)
+            fine = self.boundary_head(fine, feats.stem)
         if out_size is not None:
             coarse = [
                 F.interpolate(c, size=tuple(out_size), mode="bilinear", align_corners=True)

@@ -42,7 +42,8 @@ class FinetuneConfig:
       float32 elsewhere (``training.precision``).
     - Augmentation (``augment``): horizontal flip, ``scale``, ``rotate`` (degrees, +-) as in the
       paper; ``vflip`` adds vertical flips and ``intensity`` a +-fraction brightness/contrast
-      jitter (both off by default: orientation-free data such as EM benefits, photos may not).
+      jitter (both off by default: orientation-free data such as EM benefits, photos may not);
+      ``elastic`` > 0 adds an elastic deformation of that RMS displacement in window px.
     - ``ema_decay``: > 0 keeps an exponential moving average of the weights (and BatchNorm
       statistics), ``torch.optim.swa_utils.AveragedModel``; validation and checkpoints use the
       average (0 = off, the raw weights as in the paper).
@@ -80,6 +81,7 @@ class FinetuneConfig:
     rotate: float = 20.0
     vflip: bool = False
     intensity: float = 0.0
+    elastic: float = 0.0
     iou_weight: float = 0.0
     ema_decay: float = 0.0
 
@@ -116,6 +118,7 @@ class FinetuneConfig:
                 0.0 <= self.intensity < 1.0,
                 f"intensity must be in [0, 1), got {self.intensity}",
             ),
+            (self.elastic >= 0, f"elastic must be >= 0 px, got {self.elastic}"),
             (
                 self.samples_per_epoch is None or self.samples_per_epoch >= 1,
                 "samples_per_epoch must be >= 1",
@@ -167,6 +170,8 @@ def add_augment_args(ap) -> None:
                     help="also flip vertically (EM, aerial)")  # fmt: skip
     ap.add_argument("--intensity", type=float, default=0.0,
                     help="+-fraction brightness/contrast jitter (0 = off, as the paper)")  # fmt: skip
+    ap.add_argument("--elastic", type=float, default=0.0, metavar="PX",
+                    help="elastic deformation, RMS displacement in px (0 = off, as the paper)")  # fmt: skip
     ap.add_argument("--iou-weight", type=float, default=0.0,
                     help="add this x soft-IoU loss of the fine output (0 = paper loss)")  # fmt: skip
     ap.add_argument("--refine-prob", type=float, default=0.5, metavar="P",
@@ -187,4 +192,4 @@ def augment_kwargs(args) -> dict:
     """FinetuneConfig keywords of :func:`add_augment_args`' options."""
     return dict(rotate=args.rotate, vflip=args.vflip, intensity=args.intensity, keep=args.keep,
                 iou_weight=args.iou_weight, ema_decay=args.ema, amp=args.amp,
-                refine_prob=args.refine_prob)  # fmt: skip
+                refine_prob=args.refine_prob, elastic=args.elastic)  # fmt: skip

@@ -119,7 +119,11 @@ def finetune(
     set_layout(True, model, ema)
     aug = (
         AugmentConfig(
-            vflip=cfg.vflip, scale=tuple(cfg.scale), rotate=cfg.rotate, intensity=cfg.intensity
+            vflip=cfg.vflip,
+            scale=tuple(cfg.scale),
+            rotate=cfg.rotate,
+            intensity=cfg.intensity,
+            elastic=cfg.elastic,
         )
         if cfg.augment
         else AugmentConfig.off()
