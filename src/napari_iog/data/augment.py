@@ -65,7 +65,7 @@ def _displacement(shape, rms: float, sigma: float, rng: np.random.Generator) -> 
 def _warp(img: np.ndarray, coords: np.ndarray, order: int, mode: str) -> np.ndarray:
     """``img [h, w(, C)]`` sampled at ``coords [2, h, w]`` (input row, col per output pixel)."""
     if img.ndim == 2:
-        return ndimage.map_coordinates(img, coords, order=order, mode=mode, cval=0)
+        return ndimage.map_coordinates(img, coords, order=order, mode=mode)
     return np.stack(
         [
             ndimage.map_coordinates(img[..., k], coords, order=order, mode=mode)
