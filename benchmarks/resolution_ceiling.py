@@ -14,13 +14,13 @@ the table is an upper bound of what each output stride can reach on these object
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sstem_fewshot import shared_dir  # noqa: E402
 
 
 def ceiling(labels_planes, crop_size: int, relax: int, strides) -> dict[int, list[float]]:
@@ -28,6 +28,7 @@ def ceiling(labels_planes, crop_size: int, relax: int, strides) -> dict[int, lis
     import torch.nn.functional as F
 
     from napari_iog.data.prompts import simulate_prompt
+    from napari_iog.evaluation.metrics import iou
     from napari_iog.evaluation.protocol import list_objects
     from napari_iog.inference.transforms import CropTransform
 
@@ -51,7 +52,7 @@ def ceiling(labels_planes, crop_size: int, relax: int, strides) -> dict[int, lis
                 pred = np.zeros_like(gt)
                 pred[r0 : r0 + prob.shape[0], c0 : c0 + prob.shape[1]] = prob >= 0.5
                 pred &= inside
-                out[s].append(float((pred & gt).sum() / (pred | gt).sum()))
+                out[s].append(iou(pred, gt))
     return out
 
 
@@ -63,8 +64,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from napari_iog.data.files import load_sstem
 
-    shared = Path(os.environ.get("NAPARI_IOG_SHARED", REPO / ".." / "shared")).resolve()
-    root = shared / "data" / "sstem-drosophila-vnc"
+    root = shared_dir() / "data" / "sstem-drosophila-vnc"
     if not root.is_dir():
         print(f"ssTEM data not found at {root}; set NAPARI_IOG_SHARED.", file=sys.stderr)
         return 2

@@ -23,3 +23,13 @@ def require_shared(*parts: str) -> Path:
             f"{p} is absent: put the shared folder beside the repo or set NAPARI_IOG_SHARED"
         )
     return p
+
+
+def boundary_net(seed: int | None = None):
+    """The tiny refinement test net with our stride-2 ``BoundaryHead`` (4 channels) on top;
+    ``seed=None`` draws the weights from the global torch state."""
+    from dataclasses import replace
+
+    from napari_iog.models import build_model, get_profile
+
+    return build_model(replace(get_profile("iog-tiny-refine")[0], boundary_channels=4), seed=seed)

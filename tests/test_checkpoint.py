@@ -22,6 +22,7 @@ from napari_iog.models.checkpoint import (  # noqa: E402
     read_header,
     save_checkpoint,
 )
+from tests._shared import boundary_net  # noqa: E402
 
 SHARED = Path(os.environ.get("NAPARI_IOG_SHARED", Path(__file__).parents[1] / ".." / "shared"))
 PARITY = SHARED / "reference" / "iog-parity"
@@ -81,10 +82,8 @@ def test_roundtrip_same_outputs_and_meta(tmp_path):
 
 
 def test_boundary_head_config_and_weights_roundtrip(tmp_path):
-    from dataclasses import replace
-
     torch.manual_seed(0)
-    model = build_model(replace(get_profile("iog-tiny-refine")[0], boundary_channels=4)).eval()
+    model = boundary_net().eval()
     torch.nn.init.normal_(model.boundary_head.delta.weight)  # not the zero init
     path = save_checkpoint(tmp_path / "b.pt", model, PreprocessConfig(crop_size=64), {})
     loaded = load_model(path)

@@ -8,16 +8,13 @@ torch = pytest.importorskip("torch")
 
 from napari_iog.models import build_model  # noqa: E402
 from napari_iog.models.fuse import fuse_conv_bn, optimize_for_inference  # noqa: E402
+from tests._shared import boundary_net  # noqa: E402
 
 
 def _model(name):
     torch.manual_seed(0)
     if name == "tiny-refine-boundary":  # our stride-2 boundary head on top
-        from dataclasses import replace
-
-        from napari_iog.models import get_profile
-
-        model = build_model(replace(get_profile("iog-tiny-refine")[0], boundary_channels=4))
+        model = boundary_net()
         torch.nn.init.normal_(model.boundary_head.delta.weight, std=0.5)  # not the identity
     else:
         model = build_model(name)

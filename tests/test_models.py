@@ -7,6 +7,7 @@ import torch
 
 from napari_iog.config import ModelConfig, PreprocessConfig
 from napari_iog.models import PROFILES, InputShapeError, build_model, get_profile, profile_of
+from tests._shared import boundary_net
 
 
 @pytest.mark.parametrize("name", ["iog-tiny", "iog-tiny-refine"])
@@ -115,16 +116,10 @@ def test_config_validation():
         ModelConfig(boundary_channels=-1)
 
 
-def _boundary_net(seed: int = 0):
-    from dataclasses import replace
-
-    return build_model(replace(get_profile("iog-tiny-refine")[0], boundary_channels=4), seed=seed)
-
-
 def test_boundary_head_starts_as_identity_and_predicts_on_the_half_grid():
     import torch.nn.functional as F
 
-    model = _boundary_net().eval()
+    model = boundary_net(seed=0).eval()
     x = torch.rand(2, 5, 64, 64, generator=torch.Generator().manual_seed(1)) * 255
     with torch.inference_mode():
         feats = model.encode(x)
@@ -144,7 +139,7 @@ def test_boundary_head_starts_as_identity_and_predicts_on_the_half_grid():
 
 
 def test_boundary_head_learns_and_needs_the_stem():
-    model = _boundary_net().train()
+    model = boundary_net(seed=0).train()
     x = torch.rand(2, 5, 64, 64, generator=torch.Generator().manual_seed(2)) * 255
     y = torch.zeros(2, 1, 64, 64)
     y[:, :, 20:44, 18:40] = 1.0

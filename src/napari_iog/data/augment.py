@@ -62,17 +62,11 @@ def _displacement(shape, rms: float, sigma: float, rng: np.random.Generator) -> 
     return field * (rms / np.maximum(std, 1e-12))
 
 
-def _warp(img: np.ndarray, coords: np.ndarray, order: int, mode: str) -> np.ndarray:
-    """``img [h, w(, C)]`` sampled at ``coords [2, h, w]`` (input row, col per output pixel)."""
+def _per_channel(fn, img: np.ndarray) -> np.ndarray:
+    """``fn`` (a 2D resampling) applied to ``img [h, w]`` or to each channel of ``[h, w, C]``."""
     if img.ndim == 2:
-        return ndimage.map_coordinates(img, coords, order=order, mode=mode)
-    return np.stack(
-        [
-            ndimage.map_coordinates(img[..., k], coords, order=order, mode=mode)
-            for k in range(img.shape[2])
-        ],
-        axis=-1,
-    )
+        return fn(img)
+    return np.stack([fn(img[..., k]) for k in range(img.shape[2])], axis=-1)
 
 
 def random_affine(
@@ -103,21 +97,18 @@ def random_affine(
         return img, labels
     m, off = _affine_matrix(labels.shape, ang, s, flip, vflip)
     lab = labels.astype(np.int32) if labels.dtype == bool else labels
-    if cfg.elastic > 0:
+    if cfg.elastic > 0:  # affine + smooth displacement, sampled point by point
         grid = np.indices(labels.shape, dtype=np.float64)
         coords = np.einsum("ij,jhw->ihw", m, grid) + off[:, None, None]
         coords += _displacement(labels.shape, cfg.elastic, cfg.elastic_sigma, rng)
-        out_img, out_lab = _warp(img, coords, 1, "reflect"), _warp(lab, coords, 0, "constant")
-        return out_img.astype(np.float32), out_lab.astype(labels.dtype)
-    if img.ndim == 2:
-        out_img = ndimage.affine_transform(img, m, off, order=1, mode="reflect")
+
+        def warp(p, order, mode):
+            return ndimage.map_coordinates(p, coords, order=order, mode=mode)
     else:
-        out_img = np.stack(
-            [
-                ndimage.affine_transform(img[..., k], m, off, order=1, mode="reflect")
-                for k in range(img.shape[2])
-            ],
-            axis=-1,
-        )
-    out_lab = ndimage.affine_transform(lab, m, off, order=0, mode="constant", cval=0)
+
+        def warp(p, order, mode):
+            return ndimage.affine_transform(p, m, off, order=order, mode=mode)
+
+    out_img = _per_channel(lambda p: warp(p, 1, "reflect"), img)
+    out_lab = warp(lab, 0, "constant")  # zero border, like the paper
     return out_img.astype(np.float32), out_lab.astype(labels.dtype)

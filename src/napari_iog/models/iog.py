@@ -98,7 +98,8 @@ class IOGNet(nn.Module):
         """PSP + CoarseNet + FineNet (+ RefinementBranch) on cached backbone features.
 
         ``out_size=None`` returns logits on the /4 grid (128x128 for 512 crops, as the official
-        refinement forward does; /2 for the fine output of a net with a boundary head); otherwise they are bilinearly resized (align_corners=True).
+        refinement forward does; /2 for the fine output of a net with a boundary head);
+        otherwise they are bilinearly resized (align_corners=True).
         ``laterals`` (from :meth:`lateral_features`) skips recomputing the click-independent
         laterals; ``side_outputs=False`` returns ``coarse=()`` and skips the 4 coarse heads.
         Neither changes the fine output.
