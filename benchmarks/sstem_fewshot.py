@@ -50,6 +50,40 @@ def build(profile: str, overrides=(), seed: int = 0):
     return build_model(mc, seed=seed), pc
 
 
+EXTRA_CODES = {"neurons": (255,), "neurons+glia": (255, 159)}
+
+
+def extra_instances(root: Path, slices, kind: str) -> list:
+    """Instance planes ``[H, W]`` of the other annotated structures of ``slices`` (connected
+    components of ``labels/labelsNNNNNNNN.png`` == 255 neuron profiles, 159 glia)."""
+    import numpy as np
+
+    from napari_iog.data.files import instances_from_binary, read_array
+
+    out = []
+    for s in slices:
+        codes = read_array(root / "labels" / f"labels{int(s):08d}.png")
+        out.append(instances_from_binary(np.isin(codes, EXTRA_CODES[kind])))
+    return out
+
+
+def mixed_split(n_main: int, share: float):
+    """``split(dataset, val_fraction, seed)`` for a dataset whose first ``n_main`` objects are the
+    target objects and the rest extra ones: validation = the same objects a target-only dataset
+    would hold out; training = the other target objects, repeated so that they make about
+    ``1 - share`` of the samples, plus every extra object."""
+
+    def split(ds, val_fraction, seed):
+        main_train, val = ds.subset(range(n_main)).split(val_fraction, seed)
+        idx_val = [ds.objects.index(o) for o in val.objects]
+        idx_main = [i for i in range(n_main) if i not in set(idx_val)]
+        n_extra = len(ds) - n_main
+        reps = max(1, round((1 - share) * n_extra / (share * len(idx_main)))) if share > 0 else 1
+        return ds.subset(idx_main * reps + list(range(n_main, len(ds)))), ds.subset(idx_val)
+
+    return split
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_training_args(ap, minutes=30.0, samples_per_epoch=480)
@@ -58,6 +92,15 @@ def main(argv=None) -> int:
     ap.set_defaults(rotate=180.0, vflip=True, intensity=0.1)
     ap.add_argument("--test-slices", default="10-19")
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument(
+        "--extra-objects", choices=sorted(EXTRA_CODES), default=None,
+        help="also train on the other annotated structures of the training slices (validation "
+        "stays on mitochondria)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--extra-share", type=float, default=0.5,
+        help="share of the training samples drawn from --extra-objects",
+    )  # fmt: skip
     ap.add_argument(
         "--install", action="store_true", help="copy the checkpoint into the weights cache"
     )
@@ -87,12 +130,17 @@ def main(argv=None) -> int:
     command = ex.command_line(__file__, argv)
     device = resolve_device(args.device)
 
-    ds = None
+    ds, split = None, None
     if args.eval_only is None:
-        ds = ObjectDataset(
-            *load_sstem(root, train_slices), resolved(args.profile, args.set)[1], min_area=50
-        )
+        pre = resolved(args.profile, args.set)[1]
+        ims, labs = load_sstem(root, train_slices)
+        ds = ObjectDataset(ims, labs, pre, min_area=50)
         print(f"train: slices {train_slices}: {ds.describe()}", flush=True)
+        if args.extra_objects:
+            extra = ObjectDataset(ims, extra_instances(root, train_slices, args.extra_objects), pre)
+            print(f"extra: {args.extra_objects}: {extra.describe()}", flush=True)
+            split = mixed_split(len(ds), args.extra_share)
+            ds = ObjectDataset(ims + ims, labs + extra.labels, pre, min_area=50)
     meta = {
         "data": "ssTEM Drosophila VNC stack 1 (Gerhard et al. 2013), mitochondria",
         "train_slices": train_slices,
@@ -101,8 +149,10 @@ def main(argv=None) -> int:
         "overrides": args.set,
         "command": command,
     }
+    if args.extra_objects:
+        meta["extra_objects"] = {"kind": args.extra_objects, "share": args.extra_share}
     ckpt, summary = ex.train_or_load(
-        args, lambda: build(args.profile, args.set, args.seed), ds, 0.1, out, meta
+        args, lambda: build(args.profile, args.set, args.seed), ds, 0.1, out, meta, split=split
     )
 
     loaded = load_model(ckpt, device=str(device))

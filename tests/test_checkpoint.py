@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -22,10 +21,9 @@ from napari_iog.models.checkpoint import (  # noqa: E402
     read_header,
     save_checkpoint,
 )
-from tests._shared import boundary_net  # noqa: E402
+from tests._shared import boundary_net, shared_dir  # noqa: E402
 
-SHARED = Path(os.environ.get("NAPARI_IOG_SHARED", Path(__file__).parents[1] / ".." / "shared"))
-PARITY = SHARED / "reference" / "iog-parity"
+PARITY = shared_dir() / "reference" / "iog-parity"
 
 
 @pytest.fixture(autouse=True)

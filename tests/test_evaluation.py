@@ -353,18 +353,23 @@ def test_set_overrides_profile_fields():
             override_configs(mc, pre, [bad])
 
 
-def test_resolution_ceiling_benchmark_orders_the_strides():
-    """benchmarks/resolution_ceiling.py: the ground truth through a stride-1 grid comes back
-    exact, and coarser output grids lose IoU monotonically (ellipses, no network)."""
+def _benchmark(name: str):
     import importlib.util
     from pathlib import Path
 
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_resolution_ceiling_benchmark_orders_the_strides():
+    """benchmarks/resolution_ceiling.py: the ground truth through a stride-1 grid comes back
+    exact, and coarser output grids lose IoU monotonically (ellipses, no network)."""
     from skimage.draw import ellipse
 
-    path = Path(__file__).parents[1] / "benchmarks" / "resolution_ceiling.py"
-    spec = importlib.util.spec_from_file_location("resolution_ceiling", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _benchmark("resolution_ceiling")
     lab = np.zeros((160, 160), np.int32)
     lab[ellipse(45, 50, 12, 30, rotation=0.4)] = 1
     lab[ellipse(110, 100, 25, 9, rotation=-0.7)] = 2
@@ -373,3 +378,45 @@ def test_resolution_ceiling_benchmark_orders_the_strides():
     assert all(len(res[s]) == 2 for s in res)
     assert means[0] == 1.0 and means[0] >= means[1] > means[2] > means[3]
     assert means[3] < 0.97  # a stride-8 grid on a 64 px crop visibly loses these thin shapes
+
+
+def test_sstem_extra_objects_split_keeps_the_mitochondria_validation(tmp_path):
+    """``--extra-objects``: neuron profiles (code 255) and glia (159) of the training slices are
+    read from ``labels/``; the split validates on the same mitochondria as without them, and the
+    remaining mitochondria are repeated to about ``1 - share`` of the training samples."""
+    from skimage.io import imsave
+
+    from napari_iog.data.datasets import ObjectDataset
+    from napari_iog.models import get_profile
+
+    bench = _benchmark("sstem_fewshot")
+    codes = np.zeros((64, 64), np.uint8)
+    codes[2:20, 2:20] = 255
+    codes[30:50, 5:25] = 255
+    codes[40:60, 40:60] = 159
+    codes[5:15, 40:50] = 191  # a mitochondrion: never an extra object
+    (tmp_path / "labels").mkdir()
+    imsave(tmp_path / "labels" / "labels00000003.png", codes, check_contrast=False)
+    (neurons,) = bench.extra_instances(tmp_path, [3], "neurons")
+    (both,) = bench.extra_instances(tmp_path, [3], "neurons+glia")
+    assert neurons.max() == 2 and both.max() == 3 and not neurons[5:15, 40:50].any()
+
+    pre = get_profile("iog-tiny-refine")[1]
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (64, 64), np.uint8)
+    mito = np.zeros((64, 64), np.int32)
+    for k in range(10):  # ten 5x5 mitochondria
+        mito[(k // 5) * 8 + 2 : (k // 5) * 8 + 7, (k % 5) * 8 + 2 : (k % 5) * 8 + 7] = k + 1
+    alone = ObjectDataset([img], [mito], pre, min_area=20)
+    many = np.zeros_like(mito)
+    for k in range(40):  # forty extra objects
+        many[(k // 8) * 8 + 20 : (k // 8) * 8 + 25, (k % 8) * 8 + 1 : (k % 8) * 8 + 6] = k + 1
+    full = ObjectDataset([img, img], [mito, many], pre, min_area=20)
+    assert len(alone) == 10 and len(full) == 50
+    train, val = bench.mixed_split(len(alone), 0.5)(full, 0.2, 7)
+    assert val.objects == alone.split(0.2, 7)[1].objects  # the same held-out mitochondria
+    n_mito = sum(o.plane == 0 for o in train.objects)
+    assert n_mito == 8 * 5 and len(train) - n_mito == 40  # 8 left x 5 repeats vs 40 extra
+    assert not set(val.objects) & set(train.objects)
+    train25, _ = bench.mixed_split(len(alone), 0.25)(full, 0.2, 7)
+    assert sum(o.plane == 0 for o in train25.objects) == 8 * 15

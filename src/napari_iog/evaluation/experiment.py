@@ -213,10 +213,13 @@ def command_line(script: str, argv) -> str:
     return "python " + " ".join(shlex.quote(a) for a in [f"benchmarks/{Path(script).name}", *args])
 
 
-def train_or_load(args, build, dataset, val_fraction: float, out, meta: dict, min_area: int = 50):
+def train_or_load(
+    args, build, dataset, val_fraction: float, out, meta: dict, min_area: int = 50, split=None
+):
     """Train ``build()`` -> ``(model, preprocess)`` (or the ``args.init`` checkpoint's) on
-    ``dataset`` (an ObjectDataset; a ``val_fraction`` of its objects validates), unless
-    ``args.eval_only`` names a checkpoint.
+    ``dataset`` (an ObjectDataset; a ``val_fraction`` of its objects validates, or
+    ``split(dataset, val_fraction, seed) -> (train, val)`` chooses), unless ``args.eval_only``
+    names a checkpoint.
     Returns ``(checkpoint path, TrainSummary | None)``."""
     from ..training import run_finetune
 
@@ -231,7 +234,10 @@ def train_or_load(args, build, dataset, val_fraction: float, out, meta: dict, mi
         dataset.preprocess = pre  # samples are cut the way the start network expects
     else:
         model, pre = build()
-    train, val = dataset.split(val_fraction, seed=args.seed)
+    if split is None:
+        train, val = dataset.split(val_fraction, seed=args.seed)
+    else:
+        train, val = split(dataset, val_fraction, args.seed)
     summary = run_finetune(
         model, pre, train, val, training_config(args, min_area), out=out, meta=meta,
         callback=train_logger(log=lambda m: print(m, flush=True)),
