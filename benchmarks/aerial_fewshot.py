@@ -87,7 +87,10 @@ def main(argv=None) -> int:
         args, lambda: build(args.profile, args.set, args.seed), ds, 0.15, out, meta, args.min_area
     )
     loaded = load_model(ckpt, device=str(device))
-    ecfg = EvalConfig(max_clicks=args.max_clicks, min_area=args.min_area, stop_iou=args.stop_iou)
+    ecfg = EvalConfig(
+        max_clicks=args.max_clicks, min_area=args.min_area, stop_iou=args.stop_iou,
+        box_jitter=args.eval_box_jitter, seed=args.seed,
+    )  # fmt: skip
     label = f"IOG {args.profile}"
     predictors, variants = ex.iog_predictors(loaded, device, label, args.tta)
     headline = next(iter(predictors.values()))
@@ -115,6 +118,7 @@ def main(argv=None) -> int:
         "cross_domain_isprs": cross[0].summary(),
         "max_corrective_clicks": args.max_clicks,
         "stop_iou": args.stop_iou,
+        "eval_box_jitter": args.eval_box_jitter,
         # GrabCut left out: ~5 min per pass and far below the others
         "boundary_tolerant": boundary_tolerant(
             {k: v for k, v in predictors.items() if k != "grabcut"}, [te_im], [te_lab], ecfg, bands

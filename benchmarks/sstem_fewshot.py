@@ -157,7 +157,10 @@ def main(argv=None) -> int:
 
     loaded = load_model(ckpt, device=str(device))
     ims, labs = load_sstem(root, test_slices)
-    ecfg = EvalConfig(max_clicks=args.max_clicks, min_area=50, stop_iou=args.stop_iou)
+    ecfg = EvalConfig(
+        max_clicks=args.max_clicks, min_area=50, stop_iou=args.stop_iou,
+        box_jitter=args.eval_box_jitter, seed=args.seed,
+    )  # fmt: skip
     predictors, variants = ex.iog_predictors(loaded, device, f"IOG {args.profile}", args.tta)
     if not args.no_baselines:
         predictors.update(ex.baseline_predictors(replace(loaded.preprocess, clip_to_box=False)))
@@ -174,6 +177,7 @@ def main(argv=None) -> int:
         **ex.checkpoint_extra(loaded, ckpt),
         "max_corrective_clicks": args.max_clicks,
         "stop_iou": args.stop_iou,
+        "eval_box_jitter": args.eval_box_jitter,
         # GrabCut left out: ~5 min per pass and far below the others
         "boundary_tolerant": boundary_tolerant(
             {k: v for k, v in predictors.items() if k != "grabcut"}, ims, labs, ecfg, bands

@@ -117,6 +117,38 @@ def test_predictor_perfect_after_two_corrections_has_noc_5(synth):
     assert res.curves[:, 2].min() == 1.0 and res.curves[:, 4].min() == 1.0  # held after perfect
 
 
+class _BoxRecorder(_Oracle):
+    """The oracle, remembering every box it was prompted with."""
+
+    def __init__(self, labels):
+        super().__init__(labels)
+        self.boxes = []
+
+    def predict(self, prompt):
+        self.boxes.append(prompt.box.as_tuple())
+        return super().predict(prompt)
+
+
+def test_box_jitter_gives_every_method_the_same_imprecise_boxes(synth):
+    ims, labs = synth
+    tight, a, b, c = (_BoxRecorder(labs[0]) for _ in range(4))
+    run_evaluation(tight, ims, labs, EvalConfig(max_clicks=0, min_area=20))
+    cfg = EvalConfig(max_clicks=0, min_area=20, box_jitter=0.2)
+    res = run_evaluation(a, ims, labs, cfg)
+    run_evaluation(b, ims, labs, cfg)
+    run_evaluation(c, ims, labs, replace(cfg, seed=1))
+    assert a.boxes == b.boxes and a.boxes != c.boxes  # the same boxes per seed, for every method
+    assert [o.box for o in res.objects] == tight.boxes  # results keep the object's tight box
+    for (r0, c0, r1, c1), (t0, u0, t1, u1) in zip(a.boxes, tight.boxes):
+        d_r, d_c = min(0.2 * (t1 - t0 + 1), 10) + 1, min(0.2 * (u1 - u0 + 1), 10) + 1
+        assert abs(r0 - t0) <= d_r and abs(r1 - t1) <= d_r
+        assert abs(c0 - u0) <= d_c and abs(c1 - u1) <= d_c
+    assert sum(box != t for box, t in zip(a.boxes, tight.boxes)) >= 2
+    assert res.summary()["miou_at_3"] == 1.0  # the oracle is unaffected: IoU is on the object
+    with pytest.raises(ValueError, match="box_jitter"):
+        EvalConfig(box_jitter=0.5)
+
+
 def test_boundary_band_rings_the_object_but_not_the_image_edge():
     from napari_iog.evaluation.boundary import boundary_band
 
@@ -242,6 +274,13 @@ def test_cli_evaluate_writes_the_report(tmp_path, synth, monkeypatch):
     assert evaluate(tmp_path / "r4", *fast, "--baselines", "none", "--void-band", "1") == 0
     rep4 = json.loads((tmp_path / "r4" / "report.json").read_text())
     assert rep4["protocol"]["void_band"] == 1 and set(rep4["methods"]) == {"IOG"}
+    assert evaluate(tmp_path / "r2", "--box-jitter", "0.7") == 2
+    jit = ["--baselines", "box fill", "--box-jitter", "0.3", "--seed", "3"]
+    assert evaluate(tmp_path / "r5", *fast, *jit) == 0
+    rep5 = json.loads((tmp_path / "r5" / "report.json").read_text())
+    assert rep5["protocol"]["box_jitter"] == 0.3 and rep5["protocol"]["seed"] == 3
+    fill = [r["methods"]["box fill"]["miou_at_3"] for r in (rep, rep5)]
+    assert fill[0] != fill[1]  # box fill is its box: other boxes, another score
     from napari_iog.inference import IOGPredictor
 
     made = []
@@ -297,7 +336,7 @@ def test_fewshot_experiment_driver_trains_evaluates_and_records(tmp_path, synth)
     add_training_args(ap, minutes=0.02, samples_per_epoch=4)
     args = ap.parse_args(["--batch-size", "2", "--max-clicks", "1", "--vflip", "--tta",
                           "--intensity", "0.1", "--iou-weight", "0.5", "--device", "cpu",
-                          "--refine-prob", "0.25"])  # fmt: skip
+                          "--refine-prob", "0.25", "--box-jitter", "0.02"])  # fmt: skip
     mc, pre = get_profile("iog-tiny-refine")
     ims, labs = synth
     ds = ObjectDataset(ims * 2, labs * 2, pre, min_area=20)
@@ -307,7 +346,7 @@ def test_fewshot_experiment_driver_trains_evaluates_and_records(tmp_path, synth)
     loaded = load_model(ckpt, device="cpu")
     cfg = loaded.meta["finetune_config"]
     assert cfg["vflip"] and cfg["intensity"] == 0.1 and cfg["iou_weight"] == 0.5
-    assert cfg["refine_prob"] == 0.25
+    assert cfg["refine_prob"] == 0.25 and cfg["box_jitter"] == 0.02
     main, variants = iog_predictors(loaded, "cpu", "IOG tiny", tta=True)
     assert [p.tta for p in main.values()] == [True] and list(main) == ["IOG tiny + flip TTA"]
     assert {n: p.tta for n, p in variants.items()}["IOG tiny"] is False

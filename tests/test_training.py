@@ -63,6 +63,8 @@ def test_config_validation_and_round_trip():
         FinetuneConfig(optimizer="lbfgs")
     with pytest.raises(TrainingError, match="lr"):
         FinetuneConfig(lr=0)
+    with pytest.raises(TrainingError, match="box_jitter"):
+        FinetuneConfig(box_jitter=-0.1)
     cfg = FinetuneConfig.paper(epochs=3)
     assert cfg.optimizer == "sgd" and FinetuneConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(TrainingError, match="Unknown"):

@@ -6,7 +6,9 @@ A *predictor* is anything with ``set_image(image)`` and ``predict(prompt) -> Mas
 corrective clicks, otherwise ``predict(prompt.with_clicks(clicks))``.
 
 Per object (``labels == id``, area >= ``min_area``): box and inside click from
-:func:`napari_iog.data.prompts.simulate_prompt` (no jitter), then clicks from
+:func:`napari_iog.data.prompts.simulate_prompt` (the tight box; ``box_jitter`` > 0 moves its
+edges the way a user's imprecise box would, seeded per object so every method gets the same
+boxes), then clicks from
 :func:`~napari_iog.data.prompts.next_click` on the current error. IoU is measured on the full
 image plane (computed over the window that holds both masks). ``evaluate`` is a generator of
 progress events so the CLI, the widget and tests can drive it; ``run_evaluation`` runs it.
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data.prompts import next_click, simulate_prompt
+from ..data.prompts import box_from_mask, next_click, simulate_prompt
 from ..structures import PromptError
 from .boundary import boundary_band
 from .metrics import iou, summarize
@@ -33,16 +35,24 @@ class EvalConfig:
     reaches it keeps that IoU for the remaining clicks (1.0 = never stop early);
     ``void_band``: pixels within this many px (city-block) of the object's boundary, on either
     side, are ignored by the IoU and by the click simulator (PASCAL VOC style void band; 0 =
-    strict, every pixel counts; the headline numbers use 0)."""
+    strict, every pixel counts; the headline numbers use 0); ``box_jitter``: each box edge moves
+    by ``U(-d, d)``, ``d = min(box_jitter * side, 10 px)`` (0 = the tight box, the headline
+    protocol), drawn from ``seed``, the plane and the object id."""
 
     max_clicks: int = 20
     min_area: int = 50
     stop_iou: float = 1.0
     void_band: int = 0
+    box_jitter: float = 0.0
+    seed: int = 0
 
     def __post_init__(self):
         if int(self.void_band) != self.void_band or self.void_band < 0:
             raise ValueError(f"void_band must be an integer >= 0 (px), got {self.void_band!r}.")
+        if not 0.0 <= self.box_jitter < 0.5:
+            raise ValueError(
+                f"box_jitter must be in [0, 0.5) (a fraction of the box side), got {self.box_jitter!r}."
+            )
 
 
 @dataclass
@@ -145,19 +155,21 @@ def _plane_mask(res, win) -> np.ndarray:
     return out
 
 
-def evaluate_object(predictor, labels: np.ndarray, label_id: int, cfg: EvalConfig) -> list[float]:
-    """IoU curve ``[1 + max_clicks]`` of one object on the image already set in ``predictor``."""
+def evaluate_object(
+    predictor, labels: np.ndarray, label_id: int, cfg: EvalConfig, plane: int = 0
+) -> list[float]:
+    """IoU curve ``[1 + max_clicks]`` of one object on the image already set in ``predictor``
+    (``plane`` seeds its jittered box)."""
     from ..structures import Click
 
     gt_full = labels == label_id
-    prompt = simulate_prompt(gt_full)
+    rng = np.random.default_rng([cfg.seed, plane, int(label_id)]) if cfg.box_jitter else None
+    prompt = simulate_prompt(gt_full, rng, cfg.box_jitter)
+    tight = box_from_mask(gt_full)
     res = predictor.predict(prompt)
     refine: Callable | None = getattr(predictor, "refine", None)
     clicks_matter = getattr(predictor, "supports_refinement", True)
-    gt_sl = (
-        slice(prompt.box.row0, prompt.box.row1 + 1),
-        slice(prompt.box.col0, prompt.box.col1 + 1),
-    )
+    gt_sl = (slice(tight.row0, tight.row1 + 1), slice(tight.col0, tight.col1 + 1))
     ious: list[float] = []
     clicks: list[Click] = []
     for k in range(cfg.max_clicks + 1):
@@ -220,7 +232,7 @@ def evaluate(
         lab = np.asarray(lab)
         for k, sl, area in objs:
             t0 = time.perf_counter()
-            ious = evaluate_object(predictor, lab, k, cfg)
+            ious = evaluate_object(predictor, lab, k, cfg, plane=p)
             border = (
                 sl[0].start == 0
                 or sl[1].start == 0

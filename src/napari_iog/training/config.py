@@ -120,6 +120,10 @@ class FinetuneConfig:
             ),
             (self.elastic >= 0, f"elastic must be >= 0 px, got {self.elastic}"),
             (
+                0.0 <= self.box_jitter < 0.5,
+                f"box_jitter must be in [0, 0.5) (a fraction of the box side), got {self.box_jitter}",
+            ),
+            (
                 self.samples_per_epoch is None or self.samples_per_epoch >= 1,
                 "samples_per_epoch must be >= 1",
             ),
@@ -172,6 +176,9 @@ def add_augment_args(ap) -> None:
                     help="+-fraction brightness/contrast jitter (0 = off, as the paper)")  # fmt: skip
     ap.add_argument("--elastic", type=float, default=0.0, metavar="PX",
                     help="elastic deformation, RMS displacement in px (0 = off, as the paper)")  # fmt: skip
+    ap.add_argument("--box-jitter", type=float, default=0.05, metavar="FRAC",
+                    help="training boxes: each edge moves by up to this fraction of the side "
+                    "(max 10 px), as users draw them (0 = exact boxes)")  # fmt: skip
     ap.add_argument("--iou-weight", type=float, default=0.0,
                     help="add this x soft-IoU loss of the fine output (0 = paper loss)")  # fmt: skip
     ap.add_argument("--refine-prob", type=float, default=0.5, metavar="P",
@@ -192,4 +199,5 @@ def augment_kwargs(args) -> dict:
     """FinetuneConfig keywords of :func:`add_augment_args`' options."""
     return dict(rotate=args.rotate, vflip=args.vflip, intensity=args.intensity, keep=args.keep,
                 iou_weight=args.iou_weight, ema_decay=args.ema, amp=args.amp,
-                refine_prob=args.refine_prob, elastic=args.elastic)  # fmt: skip
+                refine_prob=args.refine_prob, elastic=args.elastic,
+                box_jitter=args.box_jitter)  # fmt: skip
