@@ -252,6 +252,13 @@ def test_finalize_mask_threshold_clip_and_holes():
     assert filled.area == 256
     clipped = finalize_mask(prob, (10, 10), (40, 40), prompt, 0.5, clip_to_box=True)
     assert clipped.full_mask()[:14].sum() == 0 and clipped.area == 14 * 14 - 4
+    # a positive click above the box (row 12 < row0 14) releases the top side only
+    up = prompt.with_clicks([Click(12, 20, True)])
+    released = finalize_mask(prob, (10, 10), (40, 40), up, 0.5, clip_to_box=True)
+    m = released.full_mask()
+    assert m[12:14, 14:28].all() and not m[12:28, :14].any() and released.area == 16 * 14 - 4
+    down = prompt.with_clicks([Click(12, 20, False)])  # a negative click releases nothing
+    assert finalize_mask(prob, (10, 10), (40, 40), down, 0.5, clip_to_box=True).area == 14 * 14 - 4
 
 
 def _result(mask, origin, shape):

@@ -71,7 +71,8 @@ class PreprocessConfig:
     - ``sigma``: Gaussian FWHM in crop pixels for every click heatmap.
     - ``pad_pixel``: outside (corner) points sit this many crop pixels outside the box.
     - ``threshold``: probability threshold of the fine output.
-    - ``clip_to_box``: zero the mask outside the user's box (the paper does not; off by default).
+    - ``clip_to_box``: zero the mask outside the user's box (the paper does not; off by default);
+      a side with a positive click beyond it is not clipped (``postprocess.clip_window_mask``).
     """
 
     crop_size: int = 512

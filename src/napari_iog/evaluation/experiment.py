@@ -202,7 +202,7 @@ def record_test_metrics(ckpt, loaded, data: dict) -> None:
     from ..models.checkpoint import save_checkpoint
 
     keys = ("dataset", "test_slices", "n_objects", "miou_at_3", "miou_after_3_corrections", "noc85",
-            "noc90", "noc90_corrective", "baselines", "command")  # fmt: skip
+            "noc90", "noc90_corrective", "baselines", "eval_box_jitter", "command")  # fmt: skip
     meta = dict(loaded.meta, test_metrics={k: data[k] for k in keys if k in data})
     save_checkpoint(ckpt, loaded.model.cpu(), loaded.preprocess, meta)
 

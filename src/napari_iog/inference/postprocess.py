@@ -51,8 +51,9 @@ def finalize_mask(
 ) -> MaskResult:
     """Turn a float ``[h, w]`` probability window at ``origin`` into a :class:`MaskResult`.
 
-    ``mask = prob >= threshold``; with ``clip_to_box`` pixels outside ``prompt.box`` are dropped;
-    then :func:`keep_seeded_components` with ``seeds_rc`` (image ``(row, col)``: the inside
+    ``mask = prob >= threshold``; with ``clip_to_box`` pixels outside ``prompt.box`` are dropped
+    (:func:`clip_window_mask`: a side of the box stops clipping once a positive click lies beyond
+    it, so a box drawn too small can be corrected with clicks); then :func:`keep_seeded_components` with ``seeds_rc`` (image ``(row, col)``: the inside
     click and the positive correction clicks); ``max_hole_area > 0`` fills enclosed background
     holes up to that many pixels.
     """
@@ -60,7 +61,7 @@ def finalize_mask(
     r0, c0 = int(origin[0]), int(origin[1])
     mask = prob >= threshold
     if clip_to_box:
-        mask &= box_window_mask(prompt.box, (r0, c0), prob.shape)
+        mask &= clip_window_mask(prompt, (r0, c0), prob.shape)
     seeds = np.asarray(seeds_rc, dtype=np.float64).reshape(-1, 2) - [r0, c0]
     mask = keep_seeded_components(mask, seeds)
     if max_hole_area > 0:
@@ -87,6 +88,26 @@ def box_window_mask(box: BBox, origin: tuple[int, int], shape: tuple[int, int]) 
     return ((rows >= box.row0) & (rows <= box.row1))[:, None] & (
         (cols >= box.col0) & (cols <= box.col1)
     )[None, :]
+
+
+def clip_window_mask(prompt: Prompt, origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """bool ``shape`` window at ``origin``: where a clip-to-box mask may be True. That is the
+    inclusive ``prompt.box``, except that each side beyond which a positive click (the inside
+    click or a correction) lies is released to the window's edge: the user has said that the
+    object reaches past that side of the box."""
+    box = prompt.box
+    pos = [c for c in (prompt.inside, *prompt.clicks) if c is not None and c.positive]
+    rows = [int(round(c.row)) for c in pos]
+    cols = [int(round(c.col)) for c in pos]
+    lo_r, lo_c = origin[0], origin[1]
+    hi_r, hi_c = origin[0] + shape[0] - 1, origin[1] + shape[1] - 1
+    released = BBox(
+        lo_r if any(r < box.row0 for r in rows) else box.row0,
+        lo_c if any(c < box.col0 for c in cols) else box.col0,
+        hi_r if any(r > box.row1 for r in rows) else box.row1,
+        hi_c if any(c > box.col1 for c in cols) else box.col1,
+    )
+    return box_window_mask(released, origin, shape)
 
 
 class LabelEdit(NamedTuple):
