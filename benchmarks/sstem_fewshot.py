@@ -73,13 +73,16 @@ def mixed_split(n_main: int, share: float):
     would hold out; training = the other target objects, repeated so that they make about
     ``1 - share`` of the samples, plus every extra object."""
 
+    if not 0.0 < share < 1.0:
+        raise SystemExit(f"--extra-share must be between 0 and 1 (exclusive), got {share}.")
+
     def split(ds, val_fraction, seed):
-        main_train, val = ds.subset(range(n_main)).split(val_fraction, seed)
-        idx_val = [ds.objects.index(o) for o in val.objects]
-        idx_main = [i for i in range(n_main) if i not in set(idx_val)]
+        _, val = ds.subset(range(n_main)).split(val_fraction, seed)
+        idx_val = {ds.objects.index(o) for o in val.objects}
+        idx_main = [i for i in range(n_main) if i not in idx_val]
         n_extra = len(ds) - n_main
-        reps = max(1, round((1 - share) * n_extra / (share * len(idx_main)))) if share > 0 else 1
-        return ds.subset(idx_main * reps + list(range(n_main, len(ds)))), ds.subset(idx_val)
+        reps = max(1, round((1 - share) * n_extra / (share * len(idx_main))))
+        return ds.subset(idx_main * reps + list(range(n_main, len(ds)))), ds.subset(sorted(idx_val))
 
     return split
 

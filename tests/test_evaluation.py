@@ -459,3 +459,6 @@ def test_sstem_extra_objects_split_keeps_the_mitochondria_validation(tmp_path):
     assert not set(val.objects) & set(train.objects)
     train25, _ = bench.mixed_split(len(alone), 0.25)(full, 0.2, 7)
     assert sum(o.plane == 0 for o in train25.objects) == 8 * 15
+    for bad in (0.0, 1.0):
+        with pytest.raises(SystemExit, match="extra-share"):
+            bench.mixed_split(len(alone), bad)

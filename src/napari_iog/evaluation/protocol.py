@@ -51,7 +51,8 @@ class EvalConfig:
             raise ValueError(f"void_band must be an integer >= 0 (px), got {self.void_band!r}.")
         if not 0.0 <= self.box_jitter < 0.5:
             raise ValueError(
-                f"box_jitter must be in [0, 0.5) (a fraction of the box side), got {self.box_jitter!r}."
+                "box_jitter must be in [0, 0.5) (a fraction of the box side), "
+                f"got {self.box_jitter!r}."
             )
 
 

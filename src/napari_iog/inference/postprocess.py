@@ -53,8 +53,9 @@ def finalize_mask(
 
     ``mask = prob >= threshold``; with ``clip_to_box`` pixels outside ``prompt.box`` are dropped
     (:func:`clip_window_mask`: a side of the box stops clipping once a positive click lies beyond
-    it, so a box drawn too small can be corrected with clicks); then :func:`keep_seeded_components` with ``seeds_rc`` (image ``(row, col)``: the inside
-    click and the positive correction clicks); ``max_hole_area > 0`` fills enclosed background
+    it, so a box drawn too small can be corrected with clicks); then
+    :func:`keep_seeded_components` with ``seeds_rc`` (image ``(row, col)``: the inside click and
+    the positive correction clicks); ``max_hole_area > 0`` fills enclosed background
     holes up to that many pixels.
     """
     prob = np.asarray(prob, dtype=np.float32)

@@ -121,7 +121,7 @@ class FinetuneConfig:
             (self.elastic >= 0, f"elastic must be >= 0 px, got {self.elastic}"),
             (
                 0.0 <= self.box_jitter < 0.5,
-                f"box_jitter must be in [0, 0.5) (a fraction of the box side), got {self.box_jitter}",
+                f"box_jitter must be in [0, 0.5) (a fraction of the side), got {self.box_jitter}",
             ),
             (
                 self.samples_per_epoch is None or self.samples_per_epoch >= 1,
