@@ -137,13 +137,16 @@ def main(argv=None) -> int:
     if args.eval_only is None:
         pre = resolved(args.profile, args.set)[1]
         ims, labs = load_sstem(root, train_slices)
-        ds = ObjectDataset(ims, labs, pre, min_area=50)
+        extra = (
+            extra_instances(root, train_slices, args.extra_objects) if args.extra_objects else []
+        )
+        # extra planes pair the same images with the other structures; their objects come last
+        ds = ObjectDataset(ims + ims[: len(extra)], labs + extra, pre, min_area=50)
         print(f"train: slices {train_slices}: {ds.describe()}", flush=True)
-        if args.extra_objects:
-            extra = ObjectDataset(ims, extra_instances(root, train_slices, args.extra_objects), pre)
-            print(f"extra: {args.extra_objects}: {extra.describe()}", flush=True)
-            split = mixed_split(len(ds), args.extra_share)
-            ds = ObjectDataset(ims + ims, labs + extra.labels, pre, min_area=50)
+        if extra:
+            n_main = sum(o.plane < len(labs) for o in ds.objects)
+            print(f"  {n_main} mitochondria, {len(ds) - n_main} {args.extra_objects}", flush=True)
+            split = mixed_split(n_main, args.extra_share)
     meta = {
         "data": "ssTEM Drosophila VNC stack 1 (Gerhard et al. 2013), mitochondria",
         "train_slices": train_slices,
