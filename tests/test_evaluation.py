@@ -347,6 +347,7 @@ def test_fewshot_experiment_driver_trains_evaluates_and_records(tmp_path, synth)
     cfg = loaded.meta["finetune_config"]
     assert cfg["vflip"] and cfg["intensity"] == 0.1 and cfg["iou_weight"] == 0.5
     assert cfg["refine_prob"] == 0.25 and cfg["box_jitter"] == 0.02
+    assert cfg["epochs"] == 10_000 and cfg["workers"] is None  # time budget; auto workers
     main, variants = iog_predictors(loaded, "cpu", "IOG tiny", tta=True)
     assert [p.tta for p in main.values()] == [True] and list(main) == ["IOG tiny + flip TTA"]
     assert {n: p.tta for n, p in variants.items()}["IOG tiny"] is False
@@ -366,7 +367,8 @@ def test_fewshot_experiment_driver_trains_evaluates_and_records(tmp_path, synth)
     args.eval_only = str(ckpt)  # evaluation-only runs skip training
     assert train_or_load(args, None, None, 0.3, out, {}) == (ckpt, None)
     # --init: continue from that checkpoint (its network and preprocessing), not from build()
-    args2 = ap.parse_args(["--batch-size", "2", "--device", "cpu", "--init", str(ckpt)])
+    args2 = ap.parse_args(["--batch-size", "2", "--device", "cpu", "--init", str(ckpt),
+                           "--epochs", "1", "--workers", "2"])  # fmt: skip
     ds2 = ObjectDataset(ims * 2, labs * 2, replace(pre, crop_size=pre.crop_size + 16), min_area=20)
 
     def must_not_build():
@@ -377,6 +379,8 @@ def test_fewshot_experiment_driver_trains_evaluates_and_records(tmp_path, synth)
     meta2 = load_model(ckpt2, device="cpu").meta
     assert meta2["init"] == "tiny.pt" and meta2["init_meta"]["steps"] == loaded.meta["steps"]
     assert ds2.preprocess == loaded.preprocess and meta2["x"] == 2
+    assert meta2["finetune_config"]["epochs"] == 1 and meta2["finetune_config"]["workers"] == 2
+    assert meta2["epochs"] == 1
 
 
 def test_set_overrides_profile_fields():

@@ -21,6 +21,9 @@ PRE = get_profile(TINY)[1]
 
 def test_autocast_dtype_per_device(monkeypatch):
     cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # Ampere and newer
+    assert precision.autocast_dtype(cuda, True) is torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)  # older GPUs
     assert precision.autocast_dtype(cuda, True) is torch.float16
     assert precision.autocast_dtype(cuda, False) is None
     monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)

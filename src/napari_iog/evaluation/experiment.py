@@ -114,6 +114,10 @@ def add_training_args(ap, minutes: float, samples_per_epoch: int) -> None:
     ap.add_argument("--clock", default="cpu", choices=("cpu", "wall"),
                     help="cpu: process CPU time / threads (fair on a shared machine); wall: wall clock")  # fmt: skip
     ap.add_argument("--max-wall-minutes", type=float, default=None, help="hard wall-clock cap")
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="train exactly this many epochs, the learning-rate schedule spread over "
+                    "their steps (default: until --minutes is used up, the schedule over the "
+                    "time); --minutes still caps")  # fmt: skip
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--samples-per-epoch", type=int, default=samples_per_epoch)
@@ -173,7 +177,7 @@ def training_config(args, min_area: int = 50):
     from ..training.config import augment_kwargs
 
     return FinetuneConfig(
-        epochs=10_000, samples_per_epoch=args.samples_per_epoch, batch_size=args.batch_size,
+        epochs=args.epochs or 10_000, samples_per_epoch=args.samples_per_epoch, batch_size=args.batch_size,
         lr=args.lr, max_minutes=args.minutes, budget_clock=args.clock,
         max_wall_minutes=args.max_wall_minutes, seed=args.seed, device=args.device,
         num_threads=args.threads, min_area=min_area, val_max_objects=64, **augment_kwargs(args),

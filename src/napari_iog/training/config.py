@@ -38,8 +38,8 @@ class FinetuneConfig:
       corrective clicks (refinement networks only), as in the official ``train_refine.py``.
     - ``box_jitter``: fraction of the box side each edge moves at random (user imprecision).
     - ``device``: "auto" (CUDA if available), "cpu", "cuda", "cuda:1"...; ``amp``: mixed
-      precision, float16 on CUDA and bfloat16 on CPUs with native bfloat16 (AVX512-BF16/AMX),
-      float32 elsewhere (``training.precision``).
+      precision, bfloat16 on CUDA (float16 + gradient scaling on GPUs older than Ampere) and on
+      CPUs with native bfloat16 (AVX512-BF16/AMX), float32 elsewhere (``training.precision``).
     - Augmentation (``augment``): horizontal flip, ``scale``, ``rotate`` (degrees, +-) as in the
       paper; ``vflip`` adds vertical flips and ``intensity`` a +-fraction brightness/contrast
       jitter (both off by default: orientation-free data such as EM benefits, photos may not);
@@ -47,6 +47,10 @@ class FinetuneConfig:
     - ``ema_decay``: > 0 keeps an exponential moving average of the weights (and BatchNorm
       statistics), ``torch.optim.swa_utils.AveragedModel``; validation and checkpoints use the
       average (0 = off, the raw weights as in the paper).
+    - ``workers``: processes that cut the augmented samples ahead of the training step
+      (``training.batches``; the batches are the same for any number). 0 = in the training
+      process, the default: on a CPU, workers take the cores the step needs. ``None`` = auto:
+      0 on a CPU, ``min(8, cores - 1)`` on CUDA, where cutting samples is the bottleneck.
     - ``iou_weight``: adds ``iou_weight x`` soft-IoU loss (1 - soft Jaccard) of the fine output
       to the paper's BCE (0 = the paper's loss).
     """
@@ -84,6 +88,7 @@ class FinetuneConfig:
     elastic: float = 0.0
     iou_weight: float = 0.0
     ema_decay: float = 0.0
+    workers: int | None = 0
 
     def __post_init__(self):
         checks = [
@@ -122,6 +127,10 @@ class FinetuneConfig:
             (
                 0.0 <= self.box_jitter < 0.5,
                 f"box_jitter must be in [0, 0.5) (a fraction of the side), got {self.box_jitter}",
+            ),
+            (
+                self.workers is None or self.workers >= 0,
+                f"workers must be >= 0 (or None = auto), got {self.workers}",
             ),
             (
                 self.samples_per_epoch is None or self.samples_per_epoch >= 1,
@@ -188,8 +197,12 @@ def add_augment_args(ap) -> None:
                     help="validate/save an exponential moving average of the weights, e.g. "
                     "0.995 (0 = off)")  # fmt: skip
     ap.add_argument("--amp", action=BooleanOptionalAction, default=True,
-                    help="mixed precision: float16 on CUDA, bfloat16 on CPUs with AVX512-BF16/AMX "
+                    help="mixed precision: bfloat16 on CUDA (float16 before Ampere) and on CPUs with "
+                    "AVX512-BF16/AMX "
                     "(--no-amp = float32)")  # fmt: skip
+    ap.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="processes that cut training samples ahead of the step (default: 0 on "
+                    "a CPU, min(8, cores - 1) on CUDA)")  # fmt: skip
     ap.add_argument("--keep", choices=KEEPS, default="auto",
                     help=f"checkpoint the best validation epoch or the last one (auto: best with "
                     f">= {MIN_VAL_FOR_BEST} validation objects, else last)")  # fmt: skip
@@ -200,4 +213,4 @@ def augment_kwargs(args) -> dict:
     return dict(rotate=args.rotate, vflip=args.vflip, intensity=args.intensity, keep=args.keep,
                 iou_weight=args.iou_weight, ema_decay=args.ema, amp=args.amp,
                 refine_prob=args.refine_prob, elastic=args.elastic,
-                box_jitter=args.box_jitter)  # fmt: skip
+                box_jitter=args.box_jitter, workers=args.workers)  # fmt: skip

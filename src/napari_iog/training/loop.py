@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.augment import AugmentConfig
+from .batches import SampleJobs, auto_workers, batch_keys, training_batches
 from .budget import Budget
 from .config import MIN_VAL_FOR_BEST, FinetuneConfig, TrainingError
 from .precision import autocast_dtype, precision_name, set_layout
@@ -92,7 +93,6 @@ def finetune(
     Returns (``StopIteration.value``) a :class:`TrainSummary`."""
     import torch
 
-    from ..data.datasets import collate
     from ..models.checkpoint import save_checkpoint
 
     cfg = cfg or FinetuneConfig()
@@ -105,7 +105,6 @@ def finetune(
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
     torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
     device = resolve_device(cfg.device)
     model.to(device)
     if cfg.freeze_backbone:
@@ -141,7 +140,14 @@ def finetune(
         if ema is not None and "ema" in st:
             ema.load_state_dict(st["ema"])
         epoch0, step, best = int(st["epoch"]), int(st["step"]), float(st["best"])
-        rng = np.random.default_rng(cfg.seed + epoch0)
+    rng = np.random.default_rng([cfg.seed, epoch0])  # refinement-click draws
+    workers = auto_workers(cfg.workers, device)
+    batches = training_batches(
+        SampleJobs(train, aug, cfg.box_jitter, cfg.seed),
+        batch_keys(cfg.seed, len(train), batch, steps_per_epoch, epoch0, cfg.epochs),
+        workers,
+        pin_memory=device.type == "cuda",
+    )
     clock = Budget(cfg.max_minutes, cfg.budget_clock, cfg.max_wall_minutes, torch.get_num_threads())
     elapsed, cpu_elapsed, used = clock.elapsed, clock.cpu_elapsed, clock.used
     ckpt, stopped, bad_epochs, epoch = None, "done", 0, epoch0
@@ -159,11 +165,8 @@ def finetune(
 
     for epoch in range(epoch0, cfg.epochs):
         set_train_mode(model, cfg)
-        order = np.concatenate(
-            [rng.permutation(len(train)) for _ in range(math.ceil(per_epoch / len(train)) + 1)]
-        )
         losses = []
-        for s in range(steps_per_epoch):
+        for _ in range(steps_per_epoch):
             if cancel is not None and cancel():
                 stopped = "cancelled"
                 break
@@ -174,15 +177,14 @@ def finetune(
             lr = lr_at(cfg, progress)
             for g in opt.param_groups:
                 g["lr"] = lr
-            idx = order[s * batch : (s + 1) * batch]
-            samples = [train.sample(int(i), rng, aug, cfg.box_jitter) for i in idx]
+            tensors = next(batches)
             refine_clicks = 0
             if model.is_refinement and rng.random() < cfg.refine_prob:
                 refine_clicks = int(rng.integers(1, cfg.max_refine_clicks + 1))
             loss = train_step(
                 model,
                 opt,
-                collate(samples),
+                tensors,
                 cfg,
                 device,
                 train.preprocess.sigma,
@@ -262,6 +264,7 @@ def finetune(
         if cfg.patience and bad_epochs >= cfg.patience:
             stopped = "early_stop"
             break
+    batches = None  # ends the sample workers, if any
     if out is not None and ckpt is None and Path(out).exists():
         ckpt = Path(out)
     set_layout(False, model, ema)

@@ -1,9 +1,9 @@
 """Training precision and memory layout: which autocast dtype a device gets, channels-last.
 
-Mixed precision (``FinetuneConfig.amp``) means float16 autocast + gradient scaling on CUDA, and
-bfloat16 autocast on CPUs that compute bfloat16 natively (AVX512-BF16 or AMX; no scaling needed:
-bfloat16 has float32's exponent range). Other CPUs stay in float32, where emulated bfloat16 would
-be slower. Master weights and the optimizer state stay float32 either way; checkpoints are float32.
+Mixed precision (``FinetuneConfig.amp``) means bfloat16 autocast on CUDA GPUs that support it
+(Ampere and newer) and on CPUs that compute bfloat16 natively (AVX512-BF16 or AMX); no scaling is
+needed: bfloat16 has float32's exponent range. Older GPUs get float16 autocast + gradient scaling.
+Other CPUs stay in float32, where emulated bfloat16 would be slower. Master weights and the optimizer state stay float32 either way; checkpoints are float32.
 
 Convolutions run in channels-last (NHWC) layout while training: oneDNN and cuDNN are faster with
 it (measured in ``docs/finetuning.md``); the model is put back in the default layout afterwards.
@@ -21,13 +21,14 @@ def cpu_has_native_bf16() -> bool:
 
 
 def autocast_dtype(device, amp: bool):
-    """``torch.float16`` (CUDA), ``torch.bfloat16`` (CPU with native bf16) or None (float32)."""
+    """``torch.bfloat16`` (CUDA with bf16, CPU with native bf16), ``torch.float16`` (older
+    CUDA GPUs) or None (float32)."""
     import torch
 
     if not amp:
         return None
     if device.type == "cuda":
-        return torch.float16
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "cpu" and cpu_has_native_bf16():
         return torch.bfloat16
     return None
