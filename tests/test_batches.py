@@ -85,3 +85,21 @@ def test_finetune_with_workers_matches_in_process(train):
 def test_negative_workers_is_a_clear_error():
     with pytest.raises(TrainingError, match="workers must be >= 0"):
         FinetuneConfig(workers=-1)
+
+
+class _DyingJobs(SampleJobs):
+    """Kills the worker process that cuts its first sample (as the system does when out of memory)."""
+
+    def __getitem__(self, key):
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_dead_worker_becomes_advice(train):
+    """A worker killed by the system (e.g. out of shared memory) -> lower --workers."""
+    jobs = _DyingJobs(train, AugmentConfig.off(), 0.0, 0)
+    batches = training_batches(jobs, batch_keys(0, len(train), 2, 2, 0, 1), workers=1)
+    with pytest.raises(TrainingError, match="--workers, now 1"):
+        next(batches)

@@ -73,11 +73,23 @@ def training_batches(
     from torch.utils.data import DataLoader
 
     loader = DataLoader(
-        jobs,
-        batch_sampler=keys,
-        num_workers=workers,
-        collate_fn=collate,
-        pin_memory=pin_memory,
-        prefetch_factor=4,
+        jobs, batch_sampler=keys, num_workers=workers, collate_fn=collate, pin_memory=pin_memory
     )
-    return iter(loader)
+    return _worker_errors_explained(iter(loader), workers)
+
+
+def _worker_errors_explained(batches: Iterator, workers: int) -> Iterator:
+    """``batches``, with a dead worker process (out of shared memory, killed) reported as a
+    TrainingError that says what to do; errors raised inside ``sample`` pass unchanged."""
+    from .config import TrainingError
+
+    try:
+        yield from batches
+    except RuntimeError as e:
+        if "DataLoader worker" not in str(e):
+            raise
+        raise TrainingError(
+            f"A sample worker process failed ({e}). Train with fewer workers (--workers, now "
+            f"{workers}; 0 cuts the samples in the training process) or raise the shared-memory "
+            "limit (/dev/shm)."
+        ) from None
