@@ -62,10 +62,15 @@ def test_workers_cut_the_same_batches(train):
     assert not torch.equal(here[0][0], here[1][0])  # different samples per step
 
 
-def test_auto_workers():
+def test_auto_workers(monkeypatch):
+    import os
+
     assert auto_workers(3, torch.device("cpu")) == 3
-    assert auto_workers(None, torch.device("cpu")) == 0
-    assert 0 <= auto_workers(None, torch.device("cuda")) <= 8
+    assert auto_workers(None, torch.device("cpu")) == 0  # workers would take the step's cores
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert auto_workers(None, torch.device("cuda")) == 8
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert auto_workers(None, torch.device("cuda")) == 1
 
 
 def test_finetune_with_workers_matches_in_process(train):
@@ -88,7 +93,7 @@ def test_negative_workers_is_a_clear_error():
 
 
 class _DyingJobs(SampleJobs):
-    """Kills the worker process that cuts its first sample (as the system does when out of memory)."""
+    """Kills the worker process cutting its first sample (as the system does when out of memory)."""
 
     def __getitem__(self, key):
         import os

@@ -177,8 +177,8 @@ def training_config(args, min_area: int = 50):
     from ..training.config import augment_kwargs
 
     return FinetuneConfig(
-        epochs=args.epochs or 10_000, samples_per_epoch=args.samples_per_epoch, batch_size=args.batch_size,
-        lr=args.lr, max_minutes=args.minutes, budget_clock=args.clock,
+        epochs=args.epochs or 10_000, samples_per_epoch=args.samples_per_epoch,
+        batch_size=args.batch_size, lr=args.lr, max_minutes=args.minutes, budget_clock=args.clock,
         max_wall_minutes=args.max_wall_minutes, seed=args.seed, device=args.device,
         num_threads=args.threads, min_area=min_area, val_max_objects=64, **augment_kwargs(args),
     )  # fmt: skip

@@ -197,9 +197,8 @@ def add_augment_args(ap) -> None:
                     help="validate/save an exponential moving average of the weights, e.g. "
                     "0.995 (0 = off)")  # fmt: skip
     ap.add_argument("--amp", action=BooleanOptionalAction, default=True,
-                    help="mixed precision: bfloat16 on CUDA (float16 before Ampere) and on CPUs with "
-                    "AVX512-BF16/AMX "
-                    "(--no-amp = float32)")  # fmt: skip
+                    help="mixed precision: bfloat16 on CUDA (float16 before Ampere) and on CPUs "
+                    "with AVX512-BF16/AMX (--no-amp = float32)")  # fmt: skip
     ap.add_argument("--workers", type=int, default=None, metavar="N",
                     help="processes that cut training samples ahead of the step (default: 0 on "
                     "a CPU, min(8, cores - 1) on CUDA)")  # fmt: skip

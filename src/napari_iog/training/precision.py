@@ -3,7 +3,8 @@
 Mixed precision (``FinetuneConfig.amp``) means bfloat16 autocast on CUDA GPUs that support it
 (Ampere and newer) and on CPUs that compute bfloat16 natively (AVX512-BF16 or AMX); no scaling is
 needed: bfloat16 has float32's exponent range. Older GPUs get float16 autocast + gradient scaling.
-Other CPUs stay in float32, where emulated bfloat16 would be slower. Master weights and the optimizer state stay float32 either way; checkpoints are float32.
+Other CPUs stay in float32, where emulated bfloat16 would be slower. Master weights and the
+optimizer state stay float32 either way; checkpoints are float32.
 
 Convolutions run in channels-last (NHWC) layout while training: oneDNN and cuDNN are faster with
 it (measured in ``docs/finetuning.md``); the model is put back in the default layout afterwards.
