@@ -222,12 +222,15 @@ def test_cli_finetune_end_to_end(tmp_path):
             "cpu",
             "--threads",
             "1",
+            "--workers",
+            "2",
             "--out",
             str(out),
             "--no-progress",
         ]
     )
-    assert rc == 0 and load_model(out).meta["n_objects"] == 6
+    meta = load_model(out).meta
+    assert rc == 0 and meta["n_objects"] == 6 and meta["finetune_config"]["workers"] == 2
     empty = tmp_path / "empty"
     empty.mkdir()
     assert (
