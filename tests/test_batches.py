@@ -108,3 +108,27 @@ def test_a_dead_worker_becomes_advice(train):
     batches = training_batches(jobs, batch_keys(0, len(train), 2, 2, 0, 1), workers=1)
     with pytest.raises(TrainingError, match="--workers, now 1"):
         next(batches)
+
+
+def test_workers_started_from_a_thread_are_spawned(train):
+    """The napari widget trains in a thread: its workers are spawned, not forked, and cut the
+    same batches."""
+    import threading
+
+    from napari_iog.training.batches import worker_start_method
+
+    assert worker_start_method() is None  # main thread: the platform default
+    jobs = SampleJobs(train, AugmentConfig(rotate=20.0), box_jitter=0.05, seed=3)
+    got = {}
+
+    def run():
+        got["method"] = worker_start_method()
+        got["batches"] = list(training_batches(jobs, batch_keys(3, len(train), 2, 2, 0, 1), 1))
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(120)
+    here = list(training_batches(jobs, batch_keys(3, len(train), 2, 2, 0, 1), 0))
+    assert got["method"] == "spawn" and len(got["batches"]) == len(here) == 2
+    for a, b in zip(here, got["batches"]):
+        assert all(torch.equal(u, v) for u, v in zip(a, b))

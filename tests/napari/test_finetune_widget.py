@@ -64,6 +64,7 @@ def test_train_in_worker_and_load_into_the_annotator(
     assert meta["n_objects"] == 6 and meta["data"]["labels_layer"] == "objects"
     aug = {k: meta["finetune_config"][k] for k in ("rotate", "vflip", "intensity")}
     assert aug == {"rotate": 180.0, "vflip": True, "intensity": 0.1}  # "no up" is the default
+    assert meta["finetune_config"]["workers"] is None  # auto: none on this CPU, spawned on CUDA
     w.topdown.setChecked(False)  # the paper's augmentation for photos
     assert (w._config().rotate, w._config().vflip, w._config().intensity) == (20.0, False, 0.0)
     pred = annot.ctl.session.predictor
@@ -86,6 +87,31 @@ def test_cancel_keeps_a_valid_checkpoint(make_napari_viewer, qtbot, tmp_path):
     qtbot.waitUntil(lambda: w.state != "running", timeout=60000)
     assert w.state == "cancelled"
     assert load_model(tmp_path / "ft.pt").meta["epochs"] >= 1  # the last good checkpoint is intact
+
+
+def test_sample_workers_are_spawned_from_the_widget(
+    make_napari_viewer, qtbot, tmp_path, monkeypatch
+):
+    """As on CUDA (auto = worker processes): the widget trains in a thread, so the sample
+    workers are spawned, not forked, and the run finishes with a checkpoint."""
+    from napari_iog.models.checkpoint import load_model
+    from napari_iog.training import batches, loop
+
+    monkeypatch.setattr(loop, "auto_workers", lambda workers, device: 2)
+    methods = []
+    original = batches.worker_start_method
+    monkeypatch.setattr(
+        batches, "worker_start_method", lambda: methods.append(original()) or methods[-1]
+    )
+    viewer = make_napari_viewer()
+    im, lab = _stack()
+    viewer.add_image(im, name="em")
+    viewer.add_labels(lab, name="objects")
+    w = _widget(viewer, tmp_path)
+    w.start()
+    qtbot.waitUntil(lambda: w.state != "running", timeout=120000)
+    assert w.state == "done", w.status.text()
+    assert methods == ["spawn"] and load_model(tmp_path / "ft.pt").meta["steps"] == 2
 
 
 def test_bad_input_gives_a_message_and_no_worker(make_napari_viewer, qtbot, tmp_path):

@@ -119,6 +119,7 @@ class FinetuneWidget(QWidget):
             freeze_backbone=self.freeze.isChecked(),
             max_minutes=self.minutes.value() or None,
             val_fraction=0.15,
+            workers=None,  # auto: none on a CPU; on CUDA spawned processes cut the samples
             **(dict(rotate=180.0, vflip=True, intensity=0.1) if self.topdown.isChecked() else {}),
         )
 

@@ -61,6 +61,15 @@ def auto_workers(workers: int | None, device) -> int:
     return max(0, min(8, (os.cpu_count() or 1) - 1))
 
 
+def worker_start_method() -> str | None:
+    """How worker processes start: the platform default (fork on Linux) from the main thread;
+    ``"spawn"`` from any other thread (the napari widget trains in a thread worker, and forking
+    a process that runs other threads, Qt's among them, can deadlock the child)."""
+    import threading
+
+    return None if threading.current_thread() is threading.main_thread() else "spawn"
+
+
 def training_batches(
     jobs: SampleJobs, keys: Iterator[list], workers: int, pin_memory: bool = False
 ) -> Iterator:
@@ -73,7 +82,12 @@ def training_batches(
     from torch.utils.data import DataLoader
 
     loader = DataLoader(
-        jobs, batch_sampler=keys, num_workers=workers, collate_fn=collate, pin_memory=pin_memory
+        jobs,
+        batch_sampler=keys,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=pin_memory,
+        multiprocessing_context=worker_start_method(),
     )
     return _worker_errors_explained(iter(loader), workers)
 
