@@ -17,6 +17,7 @@ from napari_iog.training.batches import (  # noqa: E402
     auto_workers,
     batch_keys,
     epoch_order,
+    planes_nbytes,
     training_batches,
 )
 
@@ -56,6 +57,7 @@ def test_workers_cut_the_same_batches(train):
         return list(training_batches(jobs, keys, workers))
 
     here, pooled = run(0), run(2)
+    assert planes_nbytes(train) == sum(a.nbytes for a in train.rgb + train.labels) > 0
     assert len(here) == len(pooled) == 6
     for a, b in zip(here, pooled):
         assert all(torch.equal(u, v) for u, v in zip(a, b))
@@ -69,6 +71,10 @@ def test_auto_workers(monkeypatch):
     assert auto_workers(None, torch.device("cpu")) == 0  # workers would take the step's cores
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
     assert auto_workers(None, torch.device("cuda")) == 8
+    gib = 1 << 30  # spawned workers copy the planes: at most 2 GiB of copies, at least 1 worker
+    assert auto_workers(None, torch.device("cuda"), copy_bytes=gib // 2) == 4
+    assert auto_workers(None, torch.device("cuda"), copy_bytes=5 * gib) == 1
+    assert auto_workers(3, torch.device("cuda"), copy_bytes=5 * gib) == 3  # as asked
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert auto_workers(None, torch.device("cuda")) == 1
 

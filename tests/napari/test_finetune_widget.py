@@ -97,7 +97,7 @@ def test_sample_workers_are_spawned_from_the_widget(
     from napari_iog.models.checkpoint import load_model
     from napari_iog.training import batches, loop
 
-    monkeypatch.setattr(loop, "auto_workers", lambda workers, device: 2)
+    monkeypatch.setattr(loop, "auto_workers", lambda workers, device, copy_bytes: 2)
     methods = []
     original = batches.worker_start_method
     monkeypatch.setattr(

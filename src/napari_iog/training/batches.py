@@ -51,14 +51,27 @@ class SampleJobs:
         return self.train.sample(obj, rng, self.augment, self.box_jitter)
 
 
-def auto_workers(workers: int | None, device) -> int:
+SPAWN_COPIES_BYTES = 2 << 30  # spawned workers hold a copy of the planes each: 2 GiB in all
+
+
+def auto_workers(workers: int | None, device, copy_bytes: int = 0) -> int:
     """``workers`` as given, or for ``None``: 0 on a CPU (workers would take the cores the step
-    needs), ``min(8, cores - 1)`` on CUDA."""
+    needs), ``min(8, cores - 1)`` on CUDA. ``copy_bytes``: what each worker must copy (the
+    training planes, for spawned workers; 0 for forked ones, which share them): automatic
+    workers stop at ``SPAWN_COPIES_BYTES`` of copies in all (at least 1 worker)."""
     if workers is not None:
         return max(0, int(workers))
     if getattr(device, "type", str(device)) != "cuda":
         return 0
-    return max(0, min(8, (os.cpu_count() or 1) - 1))
+    n = max(0, min(8, (os.cpu_count() or 1) - 1))
+    if copy_bytes > 0 and n > 0:
+        n = max(1, min(n, SPAWN_COPIES_BYTES // copy_bytes))
+    return n
+
+
+def planes_nbytes(train) -> int:
+    """Bytes of an ObjectDataset's planes (network RGB + labels): what a spawned worker copies."""
+    return int(sum(a.nbytes for a in train.rgb) + sum(a.nbytes for a in train.labels))
 
 
 def worker_start_method() -> str | None:

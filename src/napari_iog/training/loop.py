@@ -19,7 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from ..data.augment import AugmentConfig
-from .batches import SampleJobs, auto_workers, batch_keys, training_batches
+from .batches import (
+    SampleJobs,
+    auto_workers,
+    batch_keys,
+    planes_nbytes,
+    training_batches,
+    worker_start_method,
+)
 from .budget import Budget
 from .config import MIN_VAL_FOR_BEST, FinetuneConfig, TrainingError
 from .precision import autocast_dtype, precision_name, set_layout
@@ -141,7 +148,8 @@ def finetune(
             ema.load_state_dict(st["ema"])
         epoch0, step, best = int(st["epoch"]), int(st["step"]), float(st["best"])
     rng = np.random.default_rng([cfg.seed, epoch0])  # refinement-click draws
-    workers = auto_workers(cfg.workers, device)
+    spawned = worker_start_method() == "spawn"
+    workers = auto_workers(cfg.workers, device, planes_nbytes(train) if spawned else 0)
     batches = training_batches(
         SampleJobs(train, aug, cfg.box_jitter, cfg.seed),
         batch_keys(cfg.seed, len(train), batch, steps_per_epoch, epoch0, cfg.epochs),
