@@ -11,6 +11,7 @@ from napari_iog.data.augment import AugmentConfig  # noqa: E402
 from napari_iog.data.datasets import ObjectDataset  # noqa: E402
 from napari_iog.data.synthetic import blobs  # noqa: E402
 from napari_iog.models import build_model, get_profile  # noqa: E402
+from napari_iog.models.checkpoint import load_model  # noqa: E402
 from napari_iog.training import FinetuneConfig, TrainingError, finetune  # noqa: E402
 from napari_iog.training.batches import (  # noqa: E402
     SampleJobs,
@@ -79,18 +80,20 @@ def test_auto_workers(monkeypatch):
     assert auto_workers(None, torch.device("cuda")) == 1
 
 
-def test_finetune_with_workers_matches_in_process(train):
+def test_finetune_with_workers_matches_in_process(train, tmp_path, monkeypatch):
+    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
     """The same seeded run, samples cut in 2 worker processes or in the training process."""
     tr, val = train.split(0.3, seed=0)
     fast = dict(epochs=2, samples_per_epoch=4, batch_size=2, num_threads=1, val_max_objects=4)
 
-    def losses(workers):
+    def losses(workers, out):
         cfg = FinetuneConfig(**fast, device="cpu", seed=1, workers=workers)
         model = build_model(TINY, seed=0)
-        return [e.loss for e in finetune(model, PRE, tr, val, cfg) if e.kind == "step"]
+        return [e.loss for e in finetune(model, PRE, tr, val, cfg, out) if e.kind == "step"]
 
-    a, b = losses(0), losses(2)
+    a, b = losses(0, tmp_path / "a.pt"), losses(2, tmp_path / "b.pt")
     assert len(a) == 4 and np.allclose(a, b, rtol=1e-5)
+    assert load_model(tmp_path / "b.pt").meta["sample_workers"] == 2  # provenance
 
 
 def test_negative_workers_is_a_clear_error():

@@ -168,6 +168,7 @@ def finetune(
         n_val_objects=n_val,
         device=str(device),
         precision=precision_name(amp_dtype),
+        sample_workers=workers,
         kept="best validation epoch" if keep_best else "last epoch",
     )
 
