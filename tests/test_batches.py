@@ -32,6 +32,13 @@ def train():
     return ObjectDataset(list(ims), list(labs), PRE, min_area=20)
 
 
+def _same_batches(a, b) -> bool:
+    """Equal length, and every tensor of every batch equal."""
+    return len(a) == len(b) and all(
+        torch.equal(u, v) for x, y in zip(a, b) for u, v in zip(x, y, strict=True)
+    )
+
+
 def test_epoch_order_is_whole_passes_and_seeded():
     order = epoch_order(3, 0, 5, 12)
     assert len(order) >= 12
@@ -60,8 +67,7 @@ def test_workers_cut_the_same_batches(train):
     here, pooled = run(0), run(2)
     assert planes_nbytes(train) == sum(a.nbytes for a in train.rgb + train.labels) > 0
     assert len(here) == len(pooled) == 6
-    for a, b in zip(here, pooled):
-        assert all(torch.equal(u, v) for u, v in zip(a, b))
+    assert _same_batches(here, pooled)
     assert not torch.equal(here[0][0], here[1][0])  # different samples per step
 
 
@@ -131,13 +137,13 @@ def test_workers_started_from_a_thread_are_spawned(train):
     got = {}
 
     def run():
-        got["method"] = worker_start_method()
-        got["batches"] = list(training_batches(jobs, batch_keys(3, len(train), 2, 2, 0, 1), 1))
+        got["method"] = method = worker_start_method()
+        keys = batch_keys(3, len(train), 2, 2, 0, 1)
+        got["batches"] = list(training_batches(jobs, keys, 1, start_method=method))
 
     t = threading.Thread(target=run)
     t.start()
     t.join(120)
     here = list(training_batches(jobs, batch_keys(3, len(train), 2, 2, 0, 1), 0))
     assert got["method"] == "spawn" and len(got["batches"]) == len(here) == 2
-    for a, b in zip(here, got["batches"]):
-        assert all(torch.equal(u, v) for u, v in zip(a, b))
+    assert _same_batches(here, got["batches"])

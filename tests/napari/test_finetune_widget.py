@@ -101,7 +101,7 @@ def test_sample_workers_are_spawned_from_the_widget(
     methods = []
     original = batches.worker_start_method
     monkeypatch.setattr(
-        batches, "worker_start_method", lambda: methods.append(original()) or methods[-1]
+        loop, "worker_start_method", lambda: methods.append(original()) or methods[-1]
     )
     viewer = make_napari_viewer()
     im, lab = _stack()

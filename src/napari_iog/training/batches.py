@@ -84,10 +84,16 @@ def worker_start_method() -> str | None:
 
 
 def training_batches(
-    jobs: SampleJobs, keys: Iterator[list], workers: int, pin_memory: bool = False
+    jobs: SampleJobs,
+    keys: Iterator[list],
+    workers: int,
+    pin_memory: bool = False,
+    start_method: str | None = None,
 ) -> Iterator:
     """Collated batches (``datasets.collate``) for ``keys``, cut here or by ``workers`` processes
-    that stay ahead of the training step. Stop iterating (or drop the iterator) to stop them."""
+    that stay ahead of the training step (started by ``start_method``: None = the platform
+    default, see :func:`worker_start_method`). Stop iterating (or drop the iterator) to stop
+    them."""
     from ..data.datasets import collate
 
     if workers <= 0:
@@ -100,7 +106,7 @@ def training_batches(
         num_workers=workers,
         collate_fn=collate,
         pin_memory=pin_memory,
-        multiprocessing_context=worker_start_method(),
+        multiprocessing_context=start_method,
     )
     return _worker_errors_explained(iter(loader), workers)
 

@@ -148,13 +148,15 @@ def finetune(
             ema.load_state_dict(st["ema"])
         epoch0, step, best = int(st["epoch"]), int(st["step"]), float(st["best"])
     rng = np.random.default_rng([cfg.seed, epoch0])  # refinement-click draws
-    spawned = worker_start_method() == "spawn"
-    workers = auto_workers(cfg.workers, device, planes_nbytes(train) if spawned else 0)
+    start_method = worker_start_method()
+    copy_bytes = planes_nbytes(train) if start_method == "spawn" else 0
+    workers = auto_workers(cfg.workers, device, copy_bytes)
     batches = training_batches(
         SampleJobs(train, aug, cfg.box_jitter, cfg.seed),
         batch_keys(cfg.seed, len(train), batch, steps_per_epoch, epoch0, cfg.epochs),
         workers,
         pin_memory=device.type == "cuda",
+        start_method=start_method,
     )
     clock = Budget(cfg.max_minutes, cfg.budget_clock, cfg.max_wall_minutes, torch.get_num_threads())
     elapsed, cpu_elapsed, used = clock.elapsed, clock.cpu_elapsed, clock.used
