@@ -423,6 +423,24 @@ def test_resolution_ceiling_benchmark_orders_the_strides():
     assert means[3] < 0.97  # a stride-8 grid on a 64 px crop visibly loses these thin shapes
 
 
+def test_contour_convention_benchmark_finds_a_tighter_contour():
+    """benchmarks/sstem_contour_convention.py: a blurred dark disk (edge at radius 20) annotated
+    with radius 21, 20 and 19 puts the image's half-level edge about -1, 0 and +1 px from the
+    annotated contour: a tighter annotation moves it outwards."""
+    from scipy import ndimage
+
+    bench = _benchmark("sstem_contour_convention")
+    rr, cc = np.mgrid[:96, :96]
+    dist = np.hypot(rr - 47.5, cc - 47.5)
+    image = ndimage.gaussian_filter(np.where(dist < 20, 60.0, 160.0), 1.0)
+    sd = bench.signed_distance(dist < 20)
+    assert sd[48, 48] < 0 < sd[0, 0] and np.isclose(sd[dist < 20].max(), -0.5)
+    crossings = [
+        bench.half_level_crossing(bench.intensity_profile(image, dist < r)) for r in (21, 20, 19)
+    ]
+    assert np.allclose(crossings, [-1.0, 0.0, 1.0], atol=0.25), crossings
+
+
 def test_sstem_extra_objects_split_keeps_the_mitochondria_validation(tmp_path):
     """``--extra-objects``: neuron profiles (code 255) and glia (159) of the training slices are
     read from ``labels/``; the split validates on the same mitochondria as without them, and the
