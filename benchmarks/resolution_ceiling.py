@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sstem_fewshot import shared_dir  # noqa: E402
+from sstem_fewshot import slice_range, sstem_root  # noqa: E402
 
 
 def ceiling(labels_planes, crop_size: int, relax: int, strides) -> dict[int, list[float]]:
@@ -64,12 +64,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from napari_iog.data.files import load_sstem
 
-    root = shared_dir() / "data" / "sstem-drosophila-vnc"
-    if not root.is_dir():
-        print(f"ssTEM data not found at {root}; set NAPARI_IOG_SHARED.", file=sys.stderr)
+    root = sstem_root()
+    if root is None:
         return 2
-    a, _, b = args.slices.partition("-")
-    _, labs = load_sstem(root, range(int(a), int(b or a) + 1))
+    _, labs = load_sstem(root, slice_range(args.slices))
     res = ceiling(labs, args.crop_size, args.relax, (1, 2, 4, 8))
     print(f"ssTEM mitochondria, slices {args.slices}, crop {args.crop_size}, relax {args.relax}")
     print("| output stride | mIoU ceiling | worst object | objects |\n|---|---|---|---|")

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sstem_fewshot import shared_dir  # noqa: E402
+from sstem_fewshot import slice_range, sstem_root  # noqa: E402
 
 BINS = np.arange(-6.5, 7.0, 1.0)  # pixel-centre signed distances to the contour
 
@@ -87,9 +87,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from napari_iog.data.files import load_sstem
 
-    root = shared_dir() / "data" / "sstem-drosophila-vnc"
-    if not root.is_dir():
-        print(f"ssTEM data not found at {root}; set NAPARI_IOG_SHARED.", file=sys.stderr)
+    root = sstem_root()
+    if root is None:
         return 2
     pred = None
     if args.weights:
@@ -99,8 +98,7 @@ def main(argv=None) -> int:
 
         torch.set_num_threads(args.threads)
         pred = IOGPredictor.from_weights(args.weights, device="cpu")
-    a, _, b = args.slices.partition("-")
-    slices = list(range(int(a), int(b or a) + 1))
+    slices = slice_range(args.slices)
     show = [-2.5, -1.5, -0.5, 0.5, 1.5, 2.5]
     cols = [f"I({d:+.1f})" for d in show] + ["half-level crossing (px)"]
     if args.weights:

@@ -30,6 +30,21 @@ def shared_dir() -> Path:
     return Path(env) if env else (REPO / ".." / "shared").resolve()
 
 
+def sstem_root() -> Path | None:
+    """The ssTEM data folder, or None after saying on stderr how to point at it."""
+    root = shared_dir() / "data" / "sstem-drosophila-vnc"
+    if root.is_dir():
+        return root
+    print(f"ssTEM data not found at {root}; set NAPARI_IOG_SHARED.", file=sys.stderr)
+    return None
+
+
+def slice_range(spec: str) -> list[int]:
+    """``"10-19"`` -> ``[10, ..., 19]``; ``"9"`` -> ``[9]``."""
+    a, _, b = spec.partition("-")
+    return list(range(int(a), int(b or a) + 1))
+
+
 def resolved(profile: str, overrides=()):
     """``(ModelConfig, PreprocessConfig)``: ``light`` = the ``cpu-light`` preset (ResNet-18
     layout at half width, light decoder, 192 px crops, relax 20, clip to box); ``paper`` =
@@ -121,11 +136,9 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     bands = parse_bands(args.void_bands)
-    rng_of = lambda s: list(range(int(s.split("-")[0]), int(s.split("-")[-1]) + 1))  # noqa: E731
-    train_slices, test_slices = rng_of(args.train_slices), rng_of(args.test_slices)
-    root = shared_dir() / "data" / "sstem-drosophila-vnc"
-    if not root.is_dir():
-        print(f"ssTEM data not found at {root}; set NAPARI_IOG_SHARED.", file=sys.stderr)
+    train_slices, test_slices = slice_range(args.train_slices), slice_range(args.test_slices)
+    root = sstem_root()
+    if root is None:
         return 2
     name = f"sstem-mito-{'r18light' if args.profile == 'light' else args.profile}"
     out = Path(args.out or REPO / "checkpoints" / f"{name}.pt")
