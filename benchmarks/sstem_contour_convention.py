@@ -7,7 +7,8 @@ the sub-pixel ``d`` where that profile crosses halfway between the dark inside l
 annotators traced the contour one pixel further inside the dark mitochondrion edge shows the
 crossing one pixel further out.
 
-With ``--weights CKPT`` it also reports, per slice, the mean IoU of that checkpoint's first
+It also reports each slice's sharpness (:func:`sharpness`), to tell an annotation convention
+from a blurrier section. With ``--weights CKPT`` it also reports, per slice, the mean IoU of that checkpoint's first
 prediction (box + inside click, the evaluation protocol's 3 clicks, clip to box) and the mean
 ratio of predicted to annotated area: a model trained on one annotation convention predicts too
 large (ratio > 1) on slices drawn tighter.
@@ -60,6 +61,16 @@ def half_level_crossing(profile: np.ndarray) -> float:
     return float("nan")
 
 
+def sharpness(image: np.ndarray) -> float:
+    """Image sharpness: spectral power at radial frequencies 1/8-1/4 cycles/px over the power at
+    1/32-1/16 (a blurrier section scores lower)."""
+    power = np.abs(np.fft.fft2(image - image.mean())) ** 2
+    fy = np.fft.fftfreq(image.shape[0])[:, None]
+    fx = np.fft.fftfreq(image.shape[1])[None, :]
+    f = np.hypot(fy, fx)
+    return float(power[(f > 1 / 8) & (f < 1 / 4)].sum() / power[(f > 1 / 32) & (f < 1 / 16)].sum())
+
+
 def first_predictions(pred, image: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """float ``[N, 2]``: per object (area >= 50 px) ``(IoU, predicted area / annotated area)`` of
     the box + inside-click prediction of ``pred`` (an ``IOGPredictor``)."""
@@ -100,7 +111,7 @@ def main(argv=None) -> int:
         pred = IOGPredictor.from_weights(args.weights, device="cpu")
     slices = slice_range(args.slices)
     show = [-2.5, -1.5, -0.5, 0.5, 1.5, 2.5]
-    cols = [f"I({d:+.1f})" for d in show] + ["half-level crossing (px)"]
+    cols = [f"I({d:+.1f})" for d in show] + ["half-level crossing (px)", "sharpness"]
     if args.weights:
         cols += ["objects", "IoU@3", "pred / annotated area"]
     print("ssTEM mitochondria: mean raw intensity at signed distance d from the annotated contour")
@@ -110,7 +121,7 @@ def main(argv=None) -> int:
         image, labels = ims[0].astype(np.float64), labs[0]
         prof = intensity_profile(image, labels > 0)
         row = [f"{prof[np.flatnonzero(BINS == d)[0]]:.1f}" for d in show]
-        row.append(f"{half_level_crossing(prof):+.2f}")
+        row += [f"{half_level_crossing(prof):+.2f}", f"{sharpness(image):.2f}"]
         if pred is not None:
             per = first_predictions(pred, ims[0], labels)
             row += [str(len(per)), f"{per[:, 0].mean():.3f}", f"{per[:, 1].mean():.3f}"]

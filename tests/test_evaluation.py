@@ -439,6 +439,10 @@ def test_contour_convention_benchmark_finds_a_tighter_contour():
         bench.half_level_crossing(bench.intensity_profile(image, dist < r)) for r in (21, 20, 19)
     ]
     assert np.allclose(crossings, [-1.0, 0.0, 1.0], atol=0.25), crossings
+    noise = np.random.default_rng(0).normal(0, 20, image.shape)
+    assert bench.sharpness(image + noise) > bench.sharpness(
+        ndimage.gaussian_filter(image + noise, 1.5)
+    )
 
 
 def test_sstem_extra_objects_split_keeps_the_mitochondria_validation(tmp_path):
