@@ -7,11 +7,11 @@ the sub-pixel ``d`` where that profile crosses halfway between the dark inside l
 annotators traced the contour one pixel further inside the dark mitochondrion edge shows the
 crossing one pixel further out.
 
-It also reports each slice's sharpness (:func:`sharpness`), to tell an annotation convention
-from a blurrier section. With ``--weights CKPT`` it also reports, per slice, the mean IoU of that checkpoint's first
-prediction (box + inside click, the evaluation protocol's 3 clicks, clip to box) and the mean
-ratio of predicted to annotated area: a model trained on one annotation convention predicts too
-large (ratio > 1) on slices drawn tighter.
+Each slice's sharpness (:func:`sharpness`) is printed too, to tell an annotation convention
+from a blurrier section. With ``--weights CKPT``, per slice: the mean IoU of that checkpoint's
+first prediction (box + inside click, the evaluation protocol's 3 clicks, clip to box) and the
+mean ratio of predicted to annotated area: a model trained on one annotation convention predicts
+too large (ratio > 1) on slices drawn tighter.
 
     python benchmarks/sstem_contour_convention.py
     python benchmarks/sstem_contour_convention.py --weights checkpoints/sstem-mito-r18light.pt
@@ -42,7 +42,8 @@ def signed_distance(mask: np.ndarray) -> np.ndarray:
 
 
 def intensity_profile(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Mean of ``image`` over the pixels whose signed distance rounds to each of ``BINS``."""
+    """float ``[len(BINS)]``: mean of ``image`` over the pixels whose signed distance to the
+    contour of ``mask`` falls in the unit interval centred on each of ``BINS``."""
     sd = signed_distance(mask)
     key = np.floor(sd) + 0.5  # -0.5 -> -0.5, 0.5 -> 0.5, 1.91 -> 1.5
     return np.array([image[key == b].mean() for b in BINS])
