@@ -113,7 +113,7 @@ def main(argv=None) -> int:
     slices = slice_range(args.slices)
     show = [-2.5, -1.5, -0.5, 0.5, 1.5, 2.5]
     cols = [f"I({d:+.1f})" for d in show] + ["half-level crossing (px)", "sharpness"]
-    if args.weights:
+    if pred is not None:
         cols += ["objects", "IoU@3", "pred / annotated area"]
     print("ssTEM mitochondria: mean raw intensity at signed distance d from the annotated contour")
     print("| slice | " + " | ".join(cols) + " |\n|" + "---|" * (len(cols) + 1))
