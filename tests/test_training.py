@@ -231,6 +231,11 @@ def test_cli_finetune_end_to_end(tmp_path):
     )
     meta = load_model(out).meta
     assert rc == 0 and meta["n_objects"] == 6 and meta["finetune_config"]["workers"] == 2
+    # on by default in the CLI; with 1 validation object the threshold stays, and says why
+    assert meta["finetune_config"]["calibrate_threshold"] is True
+    assert (
+        "skipped" in meta["threshold_calibration"] and load_model(out).preprocess.threshold == 0.5
+    )
     empty = tmp_path / "empty"
     empty.mkdir()
     assert (

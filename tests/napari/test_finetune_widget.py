@@ -65,6 +65,11 @@ def test_train_in_worker_and_load_into_the_annotator(
     aug = {k: meta["finetune_config"][k] for k in ("rotate", "vflip", "intensity")}
     assert aug == {"rotate": 180.0, "vflip": True, "intensity": 0.1}  # "no up" is the default
     assert meta["finetune_config"]["workers"] is None  # auto: none on this CPU, spawned on CUDA
+    # threshold calibration is on, and says why 0.5 stays: 1 validation object of 6 is too few
+    assert meta["finetune_config"]["calibrate_threshold"] is True
+    assert "skipped" in meta["threshold_calibration"] and "stays 0.50" in w.status.text()
+    w.calibrate.setChecked(False)
+    assert w._config().calibrate_threshold is False
     w.topdown.setChecked(False)  # the paper's augmentation for photos
     assert (w._config().rotate, w._config().vflip, w._config().intensity) == (20.0, False, 0.0)
     pred = annot.ctl.session.predictor

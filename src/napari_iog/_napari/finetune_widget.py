@@ -43,6 +43,7 @@ class FinetuneWidget(QWidget):
         self.state = "idle"
         self.checkpoint: Path | None = None
         self.history: list = []
+        self.calibration = ""  # the last run's threshold calibration, one line
         self._cancel = threading.Event()
         self._worker = None
         self.image_combo, self.labels_combo = QComboBox(), QComboBox()
@@ -61,6 +62,11 @@ class FinetuneWidget(QWidget):
         self.topdown.setChecked(True)
         self.topdown.setToolTip("Augment with any rotation angle, vertical flips and +-10 % "
                                 "contrast (the paper: +-20 deg, horizontal flips only)")  # fmt: skip
+        self.calibrate = QCheckBox("fit the mask threshold to the validation objects")
+        self.calibrate.setChecked(True)
+        self.calibrate.setToolTip("After training, cut the network's probabilities where the "
+                                  "held-out objects you annotated are matched best (needs >= 10 "
+                                  "of them; otherwise 0.5 stays)")  # fmt: skip
         self.out_edit = QLineEdit(str(default_output()))
         self.start_btn, self.cancel_btn = QPushButton("Train"), QPushButton("Cancel")
         self.cancel_btn.setEnabled(False)
@@ -81,6 +87,7 @@ class FinetuneWidget(QWidget):
             ("learning rate", self.lr),
             ("", self.freeze),
             ("", self.topdown),
+            ("", self.calibrate),
             ("save to", self.out_edit),
         ]:
             form.addRow(label, w)
@@ -119,6 +126,7 @@ class FinetuneWidget(QWidget):
             freeze_backbone=self.freeze.isChecked(),
             max_minutes=self.minutes.value() or None,
             val_fraction=0.15,
+            calibrate_threshold=self.calibrate.isChecked(),
             workers=None,  # auto: none on a CPU; on CUDA spawned processes cut the samples
             **(dict(rotate=180.0, vflip=True, intensity=0.1) if self.topdown.isChecked() else {}),
         )
@@ -150,6 +158,7 @@ class FinetuneWidget(QWidget):
         out = Path(self.out_edit.text()).expanduser()
         self._cancel.clear()
         self.history.clear()
+        self.calibration = ""
         self.state = "running"
         self.start_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
@@ -196,7 +205,8 @@ class FinetuneWidget(QWidget):
                     annot.set_predictor(predictor, f"IOG fine-tuned {Path(path).name}")
                 self.state = "cancelled" if how == "cancelled" else "done"
                 show_info(f"Fine-tuning {how}: checkpoint {path} ({where}).")
-                self.status.setText(f"{how}: {path} - {where}.")
+                extra = f" {self.calibration}." if self.calibration else ""
+                self.status.setText(f"{how}: {path} - {where}.{extra}")
             elif kind == "nothing":
                 self.state = "cancelled"
                 self.status.setText(payload)
@@ -210,6 +220,9 @@ class FinetuneWidget(QWidget):
             )
         elif ev.kind == "epoch":
             self.history.append(ev)
+        elif ev.kind == "calibrated":
+            self.calibration = ev.message
+            self.status.setText(ev.message)
 
     def _on_error(self, err) -> None:
         self._fail(str(err))

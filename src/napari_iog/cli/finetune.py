@@ -6,7 +6,9 @@ Images and labels: files, folders or glob patterns (sorted names pair up; stacks
 planes). Labels: instance ids, or binary masks (split into connected components), or a semantic
 class with ``--label-value``. The checkpoint is written atomically whenever validation improves
 (or after every epoch with ``--keep last``, the default when fewer than 10 objects validate), so
-a cancelled (Ctrl-C) or time-limited run keeps the last good model.
+a cancelled (Ctrl-C) or time-limited run keeps the last good model. At the end, the mask
+threshold is set to the one that fits the validation objects best (``training.calibration``;
+``--no-calibrate-threshold`` keeps 0.5).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def register(subparsers) -> None:
     p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
     p.add_argument("--loss", default="bce", choices=("bce", "balanced"))
     p.add_argument("--freeze-backbone", action="store_true")
-    add_augment_args(p)
+    add_augment_args(p, calibrate_threshold=True)
     p.add_argument("--min-area", type=int, default=50, help="skip smaller objects (pixels)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--patience", type=int, default=0, help="early stop after N epochs w/o progress")
@@ -126,6 +128,8 @@ def run(args) -> int:
         elif ev.kind == "epoch":
             msg = f"epoch {ev.epoch}: loss {ev.loss:.4f}  val IoU {ev.val_iou:.4f}  best {ev.best_val:.4f}"
             (bar.write if bar is not None else print)(msg)
+        elif ev.kind == "calibrated":
+            (bar.write if bar is not None else print)(ev.message)
 
     try:
         summary = run_finetune(

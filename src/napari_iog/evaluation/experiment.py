@@ -195,6 +195,8 @@ def train_logger(every_s: float = 60.0, log=print):
         elif ev.kind == "step" and time.perf_counter() - last[0] > every_s:
             last[0] = time.perf_counter()
             log(f"  step {ev.step} loss {ev.loss:.4f} lr {ev.lr:.2e} t {ev.seconds:.0f}s")
+        elif ev.kind == "calibrated":
+            log(ev.message)
         elif ev.kind not in ("step", "checkpoint", "epoch"):
             log(f"stopped: {ev.kind} after {ev.seconds:.0f}s -> {ev.message}")
 

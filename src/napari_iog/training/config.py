@@ -51,6 +51,9 @@ class FinetuneConfig:
       (``training.batches``; the batches are the same for any number). 0 = in the training
       process, the default: on a CPU, workers take the cores the step needs. ``None`` = auto:
       0 on a CPU, ``min(8, cores - 1)`` on CUDA, where cutting samples is the bottleneck.
+    - ``calibrate_threshold``: after training, set the checkpoint's mask threshold to the one
+      with the best mean IoU on the validation objects (``training.calibration``; needs >=
+      ``MIN_VAL_FOR_BEST`` of them). Off = the 0.5 of the paper.
     - ``iou_weight``: adds ``iou_weight x`` soft-IoU loss (1 - soft Jaccard) of the fine output
       to the paper's BCE (0 = the paper's loss).
     """
@@ -89,6 +92,7 @@ class FinetuneConfig:
     iou_weight: float = 0.0
     ema_decay: float = 0.0
     workers: int | None = 0
+    calibrate_threshold: bool = False
 
     def __post_init__(self):
         checks = [
@@ -173,9 +177,10 @@ class FinetuneConfig:
         return replace(self, **kw)
 
 
-def add_augment_args(ap) -> None:
-    """Augmentation, loss, precision and kept-checkpoint options shared by ``napari-iog finetune``
-    and the benchmark scripts."""
+def add_augment_args(ap, calibrate_threshold: bool = False) -> None:
+    """Augmentation, loss, precision, kept-checkpoint and threshold options shared by
+    ``napari-iog finetune`` (threshold calibration on by default) and the benchmark scripts
+    (off: the fixed 0.5 of the evaluation protocol)."""
     ap.add_argument("--rotate", type=float, default=20.0, help="max rotation, degrees (paper: 20)")
     from argparse import BooleanOptionalAction
 
@@ -202,6 +207,11 @@ def add_augment_args(ap) -> None:
     ap.add_argument("--workers", type=int, default=None, metavar="N",
                     help="processes that cut training samples ahead of the step (default: 0 on "
                     "a CPU, min(8, cores - 1) on CUDA)")  # fmt: skip
+    ap.add_argument("--calibrate-threshold", action=BooleanOptionalAction,
+                    default=calibrate_threshold,
+                    help="after training, set the mask threshold to the one with the best "
+                    f"validation IoU (needs >= {MIN_VAL_FOR_BEST} validation objects; "
+                    "--no-calibrate-threshold keeps 0.5)")  # fmt: skip
     ap.add_argument("--keep", choices=KEEPS, default="auto",
                     help=f"checkpoint the best validation epoch or the last one (auto: best with "
                     f">= {MIN_VAL_FOR_BEST} validation objects, else last)")  # fmt: skip
@@ -212,4 +222,5 @@ def augment_kwargs(args) -> dict:
     return dict(rotate=args.rotate, vflip=args.vflip, intensity=args.intensity, keep=args.keep,
                 iou_weight=args.iou_weight, ema_decay=args.ema, amp=args.amp,
                 refine_prob=args.refine_prob, elastic=args.elastic,
-                box_jitter=args.box_jitter, workers=args.workers)  # fmt: skip
+                box_jitter=args.box_jitter, workers=args.workers,
+                calibrate_threshold=args.calibrate_threshold)  # fmt: skip

@@ -43,7 +43,8 @@ from .steps import (
 
 @dataclass(frozen=True)
 class TrainEvent:
-    """``kind``: "step" | "epoch" | "checkpoint" | "done" | "cancelled" | "timeout" | "early_stop"."""
+    """``kind``: "step" | "epoch" | "checkpoint" | "calibrated" (the mask threshold was fitted;
+    ``message`` says how) | then one of "done" | "cancelled" | "timeout" | "early_stop"."""
 
     kind: str
     epoch: int
@@ -69,6 +70,7 @@ class TrainSummary:
     history: list[dict] = field(default_factory=list)
     cpu_seconds: float = 0.0  # process CPU time / torch threads
     kept: str = ""  # "best validation epoch" or "last epoch" (FinetuneConfig.keep)
+    threshold_calibration: dict | None = None  # FinetuneConfig.calibrate_threshold's record
 
 
 def save_state(path, model, opt, ema, epoch: int, step: int, best: float) -> None:
@@ -281,6 +283,15 @@ def finetune(
     set_layout(False, model, ema)
     model.eval()
     best_model.eval()
+    calibration = None
+    if cfg.calibrate_threshold and ckpt is not None and stopped != "cancelled":
+        from .calibration import calibrate_checkpoint, describe
+
+        calibration = calibrate_checkpoint(ckpt, val, cfg, device)
+        yield TrainEvent(
+            "calibrated", len(history) + epoch0, step, total, best_val=best,
+            seconds=elapsed(), message=describe(calibration),
+        )  # fmt: skip
     summary = TrainSummary(
         ckpt,
         len(history) + epoch0,
@@ -291,6 +302,7 @@ def finetune(
         history,
         cpu_elapsed(),
         base_meta["kept"],
+        calibration,
     )
     yield TrainEvent(
         stopped,
