@@ -158,3 +158,29 @@ def test_python_m_entry_point():
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert res.returncode == 0 and "verify" in res.stdout
+
+
+def test_predict_threshold_option(sstem, tmp_path, capsys):
+    """``--threshold`` overrides the weights' own: a network that outputs probability 0.42
+    everywhere gives an empty mask at its 0.5 and the whole window at 0.3; out of (0, 1) is a
+    usage error before anything loads."""
+    import math
+
+    from napari_iog.models import build_model, get_profile
+    from napari_iog.models.checkpoint import save_checkpoint
+
+    net = build_model("iog-tiny-refine").eval()
+    with torch.no_grad():
+        net.Fine_net.final_predict[-1].weight.zero_()
+        net.Fine_net.final_predict[-1].bias.fill_(math.log(0.42 / 0.58))
+    ckpt = save_checkpoint(tmp_path / "const.pt", net, get_profile("iog-tiny")[1])
+    raw, box = sstem
+    area = {}
+    for extra in ((), ("--threshold", "0.3")):
+        out = tmp_path / f"m{len(extra)}.tif"
+        assert main(_predict_args(raw, box, ckpt, out, *extra)) == 0
+        area[extra] = int((tifffile.imread(out) == 255).sum())
+    capsys.readouterr()
+    assert area[()] == 0 and area[("--threshold", "0.3")] > (box[2] - box[0]) * (box[3] - box[1])
+    assert main(_predict_args(raw, box, ckpt, tmp_path / "x.tif", "--threshold", "1.5")) == 2
+    assert "between 0 and 1" in capsys.readouterr().err

@@ -293,6 +293,9 @@ def test_cli_evaluate_writes_the_report(tmp_path, synth, monkeypatch):
     monkeypatch.setattr(IOGPredictor, "from_weights", classmethod(spy))
     assert evaluate(tmp_path / "r3", *fast, "--baselines", "box fill", "--tta") == 0
     assert [p.tta for p in made] == [True]
+    assert evaluate(tmp_path / "r6", *fast, "--baselines", "none", "--threshold", "0.35") == 0
+    assert made[-1].mask_threshold == 0.35 and made[0].mask_threshold == 0.5
+    assert evaluate(tmp_path / "r7", "--threshold", "0") == 2
     assert (
         json.loads((tmp_path / "r3" / "report.json").read_text())["methods"]["IOG"]["n_objects"]
         == 3

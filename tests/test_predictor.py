@@ -375,3 +375,24 @@ def test_tta_is_the_mean_of_the_four_mirrored_passes(name):
     assert tta.refine(clicks).prob.shape == got.prob.shape  # refinement path runs with 4 views
     batch = tta.predict_batch([PROMPT, PROMPT])
     np.testing.assert_allclose(batch[0].prob, got.prob, atol=1e-5)
+
+
+def test_rethreshold_recuts_from_the_stored_probabilities():
+    """postprocess.rethreshold: same threshold -> the same object; a lower one grows the mask
+    within the box; a blob not connected to a seed stays out."""
+    from napari_iog.inference.postprocess import finalize_mask, rethreshold
+    from napari_iog.structures import BBox, Click, Prompt
+
+    rr, cc = np.mgrid[:40, :40]
+    prob = np.clip(1.0 - np.hypot(rr - 20, cc - 20) / 12.0, 0, 1).astype(np.float32)
+    prob[2:5, 2:5] = 0.9  # a separate bright spot, inside the box
+    prompt = Prompt(BBox(1, 1, 35, 35), Click(20, 20))
+    res = finalize_mask(prob, (0, 0), (40, 40), prompt, 0.5, True, [(20, 20)])
+    assert rethreshold(res, 0.5, True) is res
+    low = rethreshold(res, 0.2, True)
+    assert low.threshold == 0.2 and low.area > res.area and not (res.mask & ~low.mask).any()
+    assert not low.mask[2:5, 2:5].any()  # not connected to the inside click
+    assert np.array_equal(
+        low.mask, finalize_mask(prob, (0, 0), (40, 40), prompt, 0.2, True, [(20, 20)]).mask
+    )
+    assert not rethreshold(res, 0.01, True).mask[36:, :].any()  # clipped to the box

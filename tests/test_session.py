@@ -95,3 +95,64 @@ def test_seed_from_existing_mask():
     assert prompt_from_mask(mask[:25, :25], margin=100).box == BBox(0, 0, 24, 24)
     with pytest.raises(PromptError):
         prompt_from_mask(np.zeros((5, 5), bool))
+
+
+class GradedPredictor(FakePredictor):
+    """FakePredictor with graded probabilities (the image blurred, scaled to 0..1) cut at a
+    settable ``mask_threshold`` through the real post-processing, clipped to the box."""
+
+    def __init__(self, threshold=0.5):
+        super().__init__()
+        self.mask_threshold = threshold
+
+    def _segment(self, prompt: Prompt):
+        from scipy import ndimage
+
+        from napari_iog.inference.postprocess import finalize_mask
+
+        h, w = self.image.shape
+        prob = ndimage.gaussian_filter(self.image / max(self.image.max(), 1e-6), 3.0)
+        seeds = [(c.row, c.col) for c in (prompt.inside, *prompt.clicks) if c.positive]
+        return finalize_mask(prob, (0, 0), (h, w), prompt, self.mask_threshold, False, seeds)
+
+
+def test_set_threshold_recuts_every_step_without_running_the_model():
+    pred = GradedPredictor()
+    s = InteractionSession(pred)
+    s.set_image(_disc_image(), key=("img", 0))
+    p = Prompt(BBox(18, 18, 42, 42), Click(30, 30))
+    r1 = s.run(p)
+    r2 = s.run(p.with_clicks([Click(30, 20, True)]))
+    calls = dict(pred.calls)
+    assert s.threshold == 0.5
+    cur = s.set_threshold(0.3)
+    assert pred.mask_threshold == 0.3 and pred.calls == calls  # nothing ran again
+    assert cur is s.result and cur.threshold == 0.3 and cur.area > r2.area
+    assert s.history[0].result.area > r1.area
+    fresh = GradedPredictor(0.3)  # the same as predicting at 0.3 from the start
+    fresh.set_image(_disc_image())
+    assert np.array_equal(s.history[0].result.mask, fresh.predict(p).mask)
+    assert s.undo().result.threshold == 0.3
+    # a result computed at the old threshold (a worker that was running) is re-cut on push
+    stale = GradedPredictor(0.5)
+    stale.set_image(_disc_image())
+    s.push(p, stale.predict(p))
+    assert s.result.threshold == 0.3 and np.array_equal(s.result.mask, s.history[0].result.mask)
+    assert s.set_threshold(0.3) is s.result  # unchanged: the same objects
+    with pytest.raises(SessionError, match="model"):
+        InteractionSession(FakePredictor()).set_threshold(0.4)  # no threshold to set
+
+
+def test_predictor_thresholds_are_settable_and_checked():
+    from napari_iog.inference import BoxFillPredictor, RandomWalkerPredictor
+
+    rw = RandomWalkerPredictor()
+    assert rw.mask_threshold == 0.2  # the walker's own default
+    rw.mask_threshold = 0.35
+    assert rw.threshold == 0.35
+    box = BoxFillPredictor()
+    box.mask_threshold = 0.4
+    assert box.preprocess.threshold == 0.4
+    for p in (rw, box):
+        with pytest.raises(ValueError, match=r"\(0, 1\)"):
+            p.mask_threshold = 1.0

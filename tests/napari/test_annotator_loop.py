@@ -198,3 +198,32 @@ def test_rectangle_prompt_and_edit_under_click(annotator, qtbot):
     assert ctl.edit_label() and ctl.edit_id == 1  # ...picks its id
     wait_result(qtbot, ctl)
     assert ctl.commit() == 1 and records(viewer.layers[LABELS_NAME])[-1]["kind"] == "edit"
+
+
+def test_mask_threshold_recuts_the_preview_and_the_commit(annotator, qtbot):
+    """The Model section's mask threshold: shows the loaded predictor's own value, re-cuts the
+    preview at once without a new prediction, and the commit writes the re-cut mask."""
+    from napari_iog.inference import RandomWalkerPredictor
+
+    viewer, w = annotator
+    ctl = w.ctl
+    assert w.model.threshold.isEnabled() and w.model.threshold.value() == 0.5  # the tiny net's
+    rw = RandomWalkerPredictor(ctl.session.predictor.preprocess)
+    w.set_predictor(rw, "classical")
+    assert w.model.threshold.value() == 0.2  # the walker's own default, shown, not applied
+    viewer.dims.set_current_step(0, 2)
+    res = _segment(qtbot, ctl, 2, ((20, 20), (50, 45)), (35, 32))
+    assert res.threshold == 0.2
+    prev = viewer.layers[PREVIEW_NAME]
+    w.model.threshold.setValue(0.6)  # as the user does: the spin box's signal
+    cut = ctl.session.result
+    assert rw.threshold == 0.6 and cut.threshold == 0.6 and cut is not res
+    assert not ctl.busy and 0 < cut.area < res.area and prev.data.sum() == cut.area
+    assert "0.60" in w.status.text()
+    ctl.undo_click()  # history was re-cut too: undo, redo show the same threshold
+    ctl.redo_click()
+    assert ctl.session.result.threshold == 0.6
+    ctl.commit()
+    labels = viewer.layers[LABELS_NAME]
+    assert (labels.data[2] == 1).sum() == cut.area
+    assert records(labels)[-1]["threshold"] == 0.6  # provenance says where it was cut

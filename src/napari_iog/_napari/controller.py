@@ -16,7 +16,7 @@ from napari_iog._napari import layers as L
 from napari_iog._napari.labels_ops import NEW_LABELS, LabelsOps
 from napari_iog._napari.model_choice import predictor_description
 from napari_iog._napari.workers import PredictionRunner
-from napari_iog.inference.session import InteractionSession
+from napari_iog.inference.session import InteractionSession, SessionError
 from napari_iog.structures import Prompt, PromptError
 
 
@@ -63,6 +63,19 @@ class AnnotatorController(LabelsOps):
         self.session.set_predictor(predictor)
         self.predictor_name = name or predictor_description(predictor)
         self._status(f"Model: {self.predictor_name}")
+
+    def set_threshold(self, value: float) -> None:
+        """Cut masks at probability ``value`` from now on; the preview (and this object's undo
+        history) is re-cut at once from the stored probabilities, without a new prediction."""
+        try:
+            result = self.session.set_threshold(value)
+        except (SessionError, ValueError) as err:
+            show_warning(str(err))
+            return
+        if self.image is not None and result is not None:
+            L.show_preview(self.viewer, self.image, self.leading, result)
+        tail = f": preview {result.area} px." if result is not None else "."
+        self._status(f"Mask threshold {float(value):.2f}{tail}")
 
     def set_image(self, image: Image | None) -> None:
         """Annotate ``image``: create/reuse the prompt layers with its scale/translate."""

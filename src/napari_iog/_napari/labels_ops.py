@@ -72,6 +72,7 @@ class LabelsOps:
             mode=self.mode,
             semantic=self.semantic,
             pixels=n,
+            threshold=result.threshold,
         )
         self.last_commit = (labels, self.leading, result, value)
         self._status(

@@ -1,6 +1,6 @@
 """The Model section of the annotator: weights picker (registry names, our fine-tuned
 checkpoints, a local file, or the classical fallback), device dropdown, mirror averaging (flip
-test-time augmentation), Load. Loading runs in a thread worker; a clear message says how to get
+test-time augmentation), the mask threshold, Load. Loading runs in a thread worker; a clear message says how to get
 weights that are absent."""
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ from qtpy.QtWidgets import (
 )
 
 from napari_iog._napari import model_choice as M
-from napari_iog._napari.qt_helpers import button
+from napari_iog._napari.qt_helpers import button, spin
 from napari_iog._napari.workers import start_worker
 
 
 class ModelPanel(QGroupBox):
-    """``on_status(text)``; ``on_loaded(predictor, name)`` runs on the main thread."""
+    """``on_status(text)``; ``on_loaded(predictor, name)`` runs on the main thread;
+    ``on_threshold(value)`` when the user changes the mask threshold."""
 
-    def __init__(self, on_status, on_loaded):
+    def __init__(self, on_status, on_loaded, on_threshold=None):
         super().__init__("Model")
         self._set_status = on_status
         self._on_loaded = on_loaded
@@ -55,6 +56,17 @@ class ModelPanel(QGroupBox):
         form.addRow("Weights", self.weights)
         form.addRow("Device", row)
         form.addRow(self.tta)
+        self.threshold = spin(0.05, 0.95, 0.5, step=0.05)
+        self.threshold.setDecimals(2)
+        self.threshold.setToolTip(
+            "Probability at which the mask is cut: lower = larger masks. The preview changes at "
+            "once, without a new prediction. Checkpoints fine-tuned here bring the threshold "
+            "that fitted their validation objects best."
+        )
+        self.threshold.setEnabled(False)  # until a model is loaded
+        if on_threshold is not None:
+            self.threshold.valueChanged.connect(on_threshold)
+        form.addRow("Mask threshold", self.threshold)
         self.info = QLabel("")
         self.info.setWordWrap(True)
         form.addRow(self.info)
@@ -101,6 +113,14 @@ class ModelPanel(QGroupBox):
             on_returned=done,
             on_error=failed,
         )
+
+    def show_threshold(self, value: float | None) -> None:
+        """Show a newly loaded predictor's threshold (``None``: it has none) without applying it."""
+        self.threshold.blockSignals(True)
+        self.threshold.setEnabled(value is not None)
+        if value is not None:
+            self.threshold.setValue(float(value))
+        self.threshold.blockSignals(False)
 
     def cancel_load(self) -> None:
         """Ignore a load still in flight (a predictor was set directly)."""

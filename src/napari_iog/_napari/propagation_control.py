@@ -167,6 +167,7 @@ class PropagationControl:
                 mode=ctl.mode,
                 semantic=ctl.semantic,
                 pixels=int(res.area),
+                threshold=res.threshold,
                 extra={"iou_previous": round(iou, 4)},
             )
         slices = sorted(lead[-1] for lead, _, _ in self._accepted)

@@ -40,9 +40,11 @@ def record_commit(
     mode,
     semantic=False,
     pixels=0,
+    threshold=None,
     extra=None,
 ) -> dict:
-    """Append one record to ``labels.metadata['napari_iog']['objects']`` and return it."""
+    """Append one record to ``labels.metadata['napari_iog']['objects']`` and return it.
+    ``threshold``: the probability at which the mask was cut (recorded when given)."""
     rec = {
         "value": int(value),
         "kind": kind,
@@ -55,6 +57,8 @@ def record_commit(
         "pixels": int(pixels),
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if threshold is not None:
+        rec["threshold"] = round(float(threshold), 4)
     if extra:
         rec.update(extra)
     _store(labels)["objects"].append(rec)

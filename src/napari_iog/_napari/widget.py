@@ -46,7 +46,7 @@ class AnnotatorWidget(QWidget):
         self.ctl.on_labels_created = self._select_labels
         self.prop = PropagationControl(self.ctl, self._on_progress, self._on_prop_done)
         lay = QVBoxLayout(self)
-        self.model = ModelPanel(self._set_status, self.set_predictor)
+        self.model = ModelPanel(self._set_status, self.set_predictor, self.ctl.set_threshold)
         self.weights, self.device, self.model_info = (
             self.model.weights,
             self.model.device,
@@ -260,6 +260,7 @@ class AnnotatorWidget(QWidget):
         """Use ``predictor`` (tests, scripts); a weights load still in flight is ignored."""
         self.model.cancel_load()
         self.ctl.set_predictor(predictor, name)
+        self.model.show_threshold(getattr(predictor, "mask_threshold", None))
         classical = "Classical" in type(predictor).__name__ or "classical" in (name or "")
         tag = "CLASSICAL predictor (not IOG) - " if classical else ""
         self.model_info.setText(f"{tag}{self.ctl.predictor_name}")

@@ -24,6 +24,20 @@ class CLIError(ValueError):
     """A bad command-line value; the message says what to give instead."""
 
 
+def threshold_option(parser) -> None:
+    """Add ``--threshold P`` (IOG mask threshold, checked to be in (0, 1) when parsed)."""
+
+    def probability(text: str) -> float:
+        value = float(text)
+        if not 0 < value < 1:
+            raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+        return value
+
+    parser.add_argument("--threshold", type=probability, default=None, metavar="P",
+                        help="cut the IOG masks at this probability (default: the weights' own: "
+                        "0.5 for released weights, fitted for checkpoints fine-tuned here)")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     from napari_iog import __version__
 

@@ -15,6 +15,8 @@ import sys
 
 
 def register(subparsers) -> None:
+    from . import threshold_option
+
     p = subparsers.add_parser(
         "evaluate",
         help="simulated-click evaluation (mIoU@k, NoC@85/90) with baselines",
@@ -58,6 +60,7 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--tta", action="store_true",
                    help="average over the 4 mirror images of the crop (4x slower, a bit more accurate)")  # fmt: skip
+    threshold_option(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -78,6 +81,8 @@ def run(args) -> int:
         args.images, args.labels, mode=args.label_mode, value=args.label_value
     )
     iog = IOGPredictor.from_weights(args.weights, device=args.device, tta=args.tta)
+    if args.threshold is not None:
+        iog.mask_threshold = args.threshold
     predictors = {"IOG": iog}
     names = (
         []

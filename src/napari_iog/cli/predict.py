@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_iog.cli import CLIError
+from napari_iog.cli import CLIError, threshold_option
 
 _SIGNS = {"+": True, "pos": True, "1": True, "-": False, "neg": False, "0": False}
 _OUT_SUFFIXES = (".tif", ".tiff", ".png")
@@ -37,6 +37,7 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
     p.add_argument("--tta", action="store_true",
                    help="average over the 4 mirror images of the crop (4x slower, a bit more accurate)")  # fmt: skip
+    threshold_option(p)
     p.add_argument("--slice", type=int, default=None, metavar="Z", help="slice of a 3D stack")
     p.add_argument("--values", type=int, choices=(255, 1), default=255,
                    help="foreground value in the mask file (default 255)")  # fmt: skip
@@ -132,6 +133,8 @@ def run(args) -> int:
     inside = None if args.inside is None else Click(args.inside[0], args.inside[1], True)
     t0 = time.perf_counter()
     predictor = IOGPredictor.from_weights(args.weights, device=args.device, tta=args.tta)
+    if args.threshold is not None:
+        predictor.mask_threshold = args.threshold
     t1 = time.perf_counter()
     predictor.set_image(plane)
     result = predictor.predict(Prompt(box, inside, clicks))

@@ -127,6 +127,17 @@ class RandomWalkerPredictor(_ClassicalBase):
         self.beta, self.inside_fraction, self.seed_radius = beta, inside_fraction, seed_radius
         self.max_side = max_side
 
+    @property
+    def mask_threshold(self) -> float:
+        """The walker's own probability threshold (``threshold``), not ``preprocess``'s."""
+        return self.threshold
+
+    @mask_threshold.setter
+    def mask_threshold(self, value: float) -> None:
+        if not 0 < float(value) < 1:
+            raise ValueError(f"threshold must be in (0, 1), got {value}.")
+        self.threshold = float(value)
+
     def _segment(self, prompt: Prompt, t: CropTransform) -> MaskResult:
         image = self._require_image()
         r0, c0, r1, c1 = t.window()

@@ -2,6 +2,7 @@
 
 - :func:`finalize_mask` - threshold, optional clip to the box, keep the connected component(s)
   holding the seed clicks (fallback: the largest), optionally fill small holes -> MaskResult.
+- :func:`rethreshold` - the same result cut at another threshold (no network run).
 - :func:`paste_labels` - the pixels a commit would change in a label image, as
   ``(index, old_values, new_values)`` for napari's undoable ``Labels.data_setitem``.
 
@@ -79,6 +80,19 @@ def finalize_mask(
         image_shape=(int(image_shape[0]), int(image_shape[1])),
         prompt=prompt,
         threshold=float(threshold),
+    )
+
+
+def rethreshold(result: MaskResult, threshold: float, clip_to_box: bool = False) -> MaskResult:
+    """``result`` with its mask re-cut from its own ``prob`` at ``threshold`` (the network is not
+    run again): :func:`finalize_mask` with the seeds of ``result.prompt`` (inside click and
+    positive corrections). Returns ``result`` itself when the threshold is unchanged."""
+    if float(threshold) == float(result.threshold):
+        return result
+    p = result.prompt
+    seeds = [(c.row, c.col) for c in (p.inside, *p.clicks) if c is not None and c.positive]
+    return finalize_mask(
+        result.prob, result.origin, result.image_shape, p, threshold, clip_to_box, seeds
     )
 
 

@@ -22,7 +22,7 @@ only on CUDA. The model is put in eval mode (BatchNorm running stats) and run un
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -80,6 +80,16 @@ class ImagePredictorBase:
     def __init__(self, preprocess: PreprocessConfig | None = None):
         self.preprocess = preprocess or PreprocessConfig()
         self._image: NetworkImage | None = None
+
+    @property
+    def mask_threshold(self) -> float:
+        """Probability at which masks are cut (``preprocess.threshold``; lower = larger masks).
+        Set it to change every later prediction; raises ValueError outside (0, 1)."""
+        return float(self.preprocess.threshold)
+
+    @mask_threshold.setter
+    def mask_threshold(self, value: float) -> None:
+        self.preprocess = replace(self.preprocess, threshold=float(value))
 
     def set_image(self, image, rgb: bool | None = None, contrast_limits=None) -> None:
         """Prepare a 2D plane (``[H, W]`` or ``[H, W, 3|4]``, any numeric dtype; see

@@ -157,10 +157,41 @@ class InteractionSession:
             return result
 
     def push(self, prompt: Prompt, result: MaskResult) -> None:
-        """Record a computed interaction as the current one (drops the redo tail)."""
+        """Record a computed interaction as the current one (drops the redo tail). A result cut
+        at another threshold than the predictor's now (computed before :meth:`set_threshold`)
+        is re-cut at the current one."""
         del self.history[self.position + 1 :]
-        self.history.append(Interaction(prompt, result))
+        self.history.append(Interaction(prompt, self._recut(result)))
         self.position = len(self.history) - 1
+
+    # ------------------------------------------------------------- threshold
+    @property
+    def threshold(self) -> float | None:
+        """The predictor's mask threshold (None without a predictor that has one)."""
+        return getattr(self._predictor, "mask_threshold", None)
+
+    def set_threshold(self, value: float) -> MaskResult | None:
+        """Cut masks at ``value`` from now on: the predictor's threshold changes, and every result
+        in this object's history is re-cut from its stored probabilities (no network run), so
+        undo/redo and commit show the same threshold. Returns the current result.
+
+        Raises :class:`SessionError` without a predictor with a settable threshold, ValueError
+        outside (0, 1)."""
+        if self.threshold is None:
+            raise SessionError("Load a model first: the mask threshold belongs to the model.")
+        # no lock: a compute() running meanwhile may cut at either threshold, push() re-cuts
+        self._predictor.mask_threshold = float(value)
+        self.history = [Interaction(i.prompt, self._recut(i.result)) for i in self.history]
+        return self.result
+
+    def _recut(self, result: MaskResult) -> MaskResult:
+        from .postprocess import rethreshold
+
+        t = self.threshold
+        if t is None or float(result.threshold) == t:
+            return result
+        clip = bool(getattr(getattr(self._predictor, "preprocess", None), "clip_to_box", False))
+        return rethreshold(result, t, clip)
 
     def run(self, prompt: Prompt) -> MaskResult:
         """Synchronous :meth:`compute` + :meth:`push` (tests, scripts). A prompt equal to the
