@@ -182,3 +182,32 @@ def test_sstem_calibrate_benchmark_writes_a_fitted_copy(tmp_path, monkeypatch):
     assert rec["chosen"] == 0.2 and read_header(out)["preprocess"]["threshold"] == 0.2
     with pytest.raises(SystemExit):
         bench.main([str(src), "--out", str(src)])
+
+
+def test_cli_calibrate_writes_a_fitted_copy(tmp_path, capsys):
+    from skimage.io import imsave
+
+    from napari_iog.cli import main
+
+    for d in ("img", "lab"):
+        (tmp_path / d).mkdir()
+    for i in range(4):
+        im, lab = blobs((96, 96), 3, seed=i)
+        imsave(tmp_path / "img" / f"{i}.png", im, check_contrast=False)
+        imsave(tmp_path / "lab" / f"{i}.png", lab.astype(np.uint8), check_contrast=False)
+    src = save_checkpoint(tmp_path / "w.pt", constant_net(0.42), PRE, {"data": "blobs"})
+    before = src.read_bytes()
+    files = ["--images", str(tmp_path / "img"), "--labels", str(tmp_path / "lab")]
+    out = tmp_path / "fitted.pt"
+    args = ["calibrate", "--weights", str(src), *files, "--device", "cpu", "--min-area", "20"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "set to 0.20" in capsys.readouterr().out
+    loaded = load_model(out)
+    rec = loaded.meta["threshold_calibration"]
+    assert loaded.preprocess.threshold == 0.2 and rec["n_objects"] == 12
+    assert loaded.meta["calibrated_from"] == str(src) and loaded.meta["data"] == "blobs"
+    assert src.read_bytes() == before  # the input weights are not touched
+    assert main([*args, "--out", str(src)]) == 2
+    assert "must differ" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "x.pt"), "--min-area", "100000"]) == 2
+    assert "at least 10" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()

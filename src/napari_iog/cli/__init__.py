@@ -16,7 +16,7 @@ import importlib
 import sys
 import traceback
 
-SUBCOMMANDS = ["predict", "weights", "harvest", "finetune", "evaluate", "demo"]
+SUBCOMMANDS = ["predict", "weights", "harvest", "finetune", "evaluate", "calibrate", "demo"]
 PROG = "napari-iog"
 
 

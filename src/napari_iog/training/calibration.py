@@ -124,6 +124,6 @@ def describe(record: dict) -> str:
     i_old = ts.index(record["previous"])
     verb = "set to" if record["chosen"] != record["previous"] else "stays"
     return (
-        f"mask threshold {verb} {record['chosen']:.2f}: validation IoU {iou[i_new]:.4f} "
-        f"(at {record['previous']:.2f}: {iou[i_old]:.4f}; {record['n_objects']} objects)"
+        f"mask threshold {verb} {record['chosen']:.2f}: mean IoU {iou[i_new]:.4f} on "
+        f"{record['n_objects']} objects (at {record['previous']:.2f}: {iou[i_old]:.4f})"
     )
