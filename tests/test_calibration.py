@@ -31,11 +31,6 @@ CFG = FinetuneConfig(
 )
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
-
-
 @pytest.fixture(scope="module")
 def objects():
     """12 blobs (no border contact) in 4 planes."""

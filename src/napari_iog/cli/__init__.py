@@ -24,6 +24,23 @@ class CLIError(ValueError):
     """A bad command-line value; the message says what to give instead."""
 
 
+def pairs_options(parser) -> None:
+    """Add ``--images``, ``--labels``, ``--label-mode``, ``--label-value`` (``data.files.load_pairs``)."""
+    parser.add_argument("--images", required=True, nargs="+", help="image files, folders or globs")
+    parser.add_argument("--labels", required=True, nargs="+",
+                        help="label files, folders or globs (same order)")  # fmt: skip
+    parser.add_argument("--label-mode", default="auto", choices=("auto", "instances", "binary"))
+    parser.add_argument("--label-value", type=int, default=None,
+                        help="use only this class value (semantic labels)")  # fmt: skip
+
+
+def load_pairs_of(args):
+    """``(images, labels)`` of :func:`pairs_options`' arguments."""
+    from ..data.files import load_pairs
+
+    return load_pairs(args.images, args.labels, mode=args.label_mode, value=args.label_value)
+
+
 def threshold_option(parser) -> None:
     """Add ``--threshold P`` (IOG mask threshold, checked to be in (0, 1) when parsed)."""
 

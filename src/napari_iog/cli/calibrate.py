@@ -16,16 +16,15 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
+    from . import pairs_options
+
     p = subparsers.add_parser(
         "calibrate",
         help="fit the mask threshold of some weights to annotated images (no training)",
         description="Write a copy of the weights whose mask threshold fits your annotations best.",
     )
     p.add_argument("--weights", required=True, help="checkpoint, official .pth or registry name")
-    p.add_argument("--images", required=True, nargs="+", help="image files, folders or globs")
-    p.add_argument("--labels", required=True, nargs="+", help="label files, folders or globs")
-    p.add_argument("--label-mode", default="auto", choices=("auto", "instances", "binary"))
-    p.add_argument("--label-value", type=int, default=None)
+    pairs_options(p)
     p.add_argument("--out", required=True, help="the calibrated checkpoint to write (.pt)")
     p.add_argument("--min-area", type=int, default=50, help="skip smaller objects (pixels)")
     p.add_argument("--max-objects", type=int, default=200, help="use at most this many objects")
@@ -34,9 +33,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..cli import CLIError
+    from ..cli import CLIError, load_pairs_of
     from ..data.datasets import ObjectDataset
-    from ..data.files import load_pairs
     from ..models.checkpoint import load_model, resolve_source, save_checkpoint
     from ..training import FinetuneConfig
     from ..training.calibration import MIN_OBJECTS, calibrate_checkpoint, describe
@@ -50,9 +48,7 @@ def run(args) -> int:
     source = resolve_source(args.weights)
     if out.resolve() == Path(source).resolve():
         raise CLIError("--out must differ from --weights: the input weights stay as they are.")
-    images, labels = load_pairs(
-        args.images, args.labels, mode=args.label_mode, value=args.label_value
-    )
+    images, labels = load_pairs_of(args)
     device = resolve_device(args.device)
     loaded = load_model(args.weights, device=str(device))
     ds = ObjectDataset(images, labels, loaded.preprocess, min_area=args.min_area)

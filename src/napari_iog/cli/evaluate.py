@@ -15,7 +15,7 @@ import sys
 
 
 def register(subparsers) -> None:
-    from . import threshold_option
+    from . import pairs_options, threshold_option
 
     p = subparsers.add_parser(
         "evaluate",
@@ -23,10 +23,7 @@ def register(subparsers) -> None:
         description="Evaluate IOG weights with simulated clicks on (image, instance labels) pairs.",
     )
     p.add_argument("--weights", required=True, help="checkpoint, official .pth or registry name")
-    p.add_argument("--images", required=True, nargs="+", help="image files, folders or globs")
-    p.add_argument("--labels", required=True, nargs="+", help="label files, folders or globs")
-    p.add_argument("--label-mode", default="auto", choices=("auto", "instances", "binary"))
-    p.add_argument("--label-value", type=int, default=None)
+    pairs_options(p)
     p.add_argument("--report", required=True, help="output folder")
     p.add_argument(
         "--max-clicks", type=int, default=20, help="corrective clicks after the 3 IOG clicks"
@@ -66,8 +63,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..cli import CLIError
-    from ..data.files import load_pairs
+    from ..cli import CLIError, load_pairs_of
     from ..evaluation.experiment import baseline_predictors
     from ..evaluation.protocol import EvalConfig, EvalResult, evaluate
     from ..evaluation.report import write_report
@@ -77,9 +73,7 @@ def run(args) -> int:
         raise CLIError(f"--max-clicks must be >= 0, got {args.max_clicks}.")
     if args.void_band < 0:
         raise CLIError(f"--void-band must be >= 0 px, got {args.void_band}.")
-    images, labels = load_pairs(
-        args.images, args.labels, mode=args.label_mode, value=args.label_value
-    )
+    images, labels = load_pairs_of(args)
     iog = IOGPredictor.from_weights(args.weights, device=args.device, tta=args.tta)
     if args.threshold is not None:
         iog.mask_threshold = args.threshold

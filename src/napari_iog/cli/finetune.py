@@ -18,20 +18,14 @@ from pathlib import Path
 
 def register(subparsers) -> None:
     from ..training.config import add_augment_args
+    from . import pairs_options
 
     p = subparsers.add_parser(
         "finetune",
         help="fine-tune IOG on annotated images (few-shot)",
         description="Fine-tune an IOG network on (image, instance labels) pairs; writes a checkpoint.",
     )
-    p.add_argument("--images", required=True, nargs="+", help="image files, folders or globs")
-    p.add_argument(
-        "--labels", required=True, nargs="+", help="label files, folders or globs (same order)"
-    )
-    p.add_argument("--label-mode", default="auto", choices=("auto", "instances", "binary"))
-    p.add_argument(
-        "--label-value", type=int, default=None, help="use only this class value (semantic labels)"
-    )
+    pairs_options(p)
     p.add_argument(
         "--profile", default="cpu-light", help="model profile or preset (default cpu-light)"
     )
@@ -69,13 +63,11 @@ def _model(args):
 
 def run(args) -> int:
     from ..data.datasets import ObjectDataset
-    from ..data.files import load_pairs
     from ..training import FinetuneConfig, TrainingError, run_finetune
     from ..training.config import augment_kwargs
+    from . import load_pairs_of
 
-    images, labels = load_pairs(
-        args.images, args.labels, mode=args.label_mode, value=args.label_value
-    )
+    images, labels = load_pairs_of(args)
     model, pre, init = _model(args)
     ds = ObjectDataset(images, labels, pre, min_area=args.min_area, label_mode="instances")
     print(f"napari-iog finetune: {ds.describe()}")
