@@ -153,7 +153,7 @@ def test_an_off_grid_threshold_is_measured_too(tmp_path, objects):
 
 
 @pytest.mark.realdata
-def test_sstem_calibrate_benchmark_writes_a_fitted_copy(tmp_path, monkeypatch):
+def test_sstem_calibrate_benchmark_writes_a_fitted_copy(tmp_path, monkeypatch, capsys):
     """benchmarks/sstem_calibrate.py on the real training slices: the 10 validation objects of
     sstem_fewshot.py's split are measured, the copy gets the curve, the input stays as it was."""
     import importlib.util
@@ -171,7 +171,10 @@ def test_sstem_calibrate_benchmark_writes_a_fitted_copy(tmp_path, monkeypatch):
     src = save_checkpoint(tmp_path / "m.pt", constant_net(0.42), PRE, meta)
     before = src.read_bytes()
     out = tmp_path / "m-cal.pt"
-    assert bench.main([str(src), "--out", str(out)]) == 0
+    assert bench.main([str(src), "--out", str(out), "--curve", "0"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    row = next(r for r in table if r.startswith("| 0 |")).split("|")
+    assert len(row) == len(THRESHOLDS) + 5 and row[-2].strip().startswith("0.20")  # constant 0.42
     rec = read_header(out)["meta"]["threshold_calibration"]
     assert src.read_bytes() == before and rec["n_objects"] == 10  # 10 % of 104 mitochondria
     assert rec["chosen"] == 0.2 and read_header(out)["preprocess"]["threshold"] == 0.2

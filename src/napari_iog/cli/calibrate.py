@@ -29,15 +29,16 @@ def register(subparsers) -> None:
     p.add_argument("--min-area", type=int, default=50, help="skip smaller objects (pixels)")
     p.add_argument("--max-objects", type=int, default=200, help="use at most this many objects")
     p.add_argument("--device", default="auto")
+    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..cli import CLIError, load_pairs_of
     from ..data.datasets import ObjectDataset
-    from ..models.checkpoint import load_model, resolve_source, save_checkpoint
+    from ..models.checkpoint import load_model, resolve_source
     from ..training import FinetuneConfig
-    from ..training.calibration import MIN_OBJECTS, calibrate_checkpoint, describe
+    from ..training.calibration import MIN_OBJECTS, describe, fit_threshold, save_fitted
     from ..training.steps import resolve_device
 
     out = Path(args.out)
@@ -58,10 +59,21 @@ def run(args) -> int:
             f"{len(ds)} objects to fit the threshold on; annotate at least {MIN_OBJECTS} "
             f"(or lower --min-area, now {args.min_area} px)."
         )
-    meta = dict(loaded.meta, calibrated_from=str(args.weights), calibration_data={
-        "images": [str(p) for p in args.images], "labels": [str(p) for p in args.labels]})  # fmt: skip
-    save_checkpoint(out, loaded.model.cpu(), loaded.preprocess, meta)
     cfg = FinetuneConfig(val_max_objects=args.max_objects, device=str(device))
-    record = calibrate_checkpoint(out, ds, cfg, device)
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=min(len(ds), args.max_objects), unit="object", desc="calibrating")
+    try:
+        record = fit_threshold(
+            loaded, ds, cfg, device, None if bar is None else lambda done, total: bar.update(1)
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    data = {"images": [str(p) for p in args.images], "labels": [str(p) for p in args.labels]}
+    meta = dict(loaded.meta, calibrated_from=str(args.weights), calibration_data=data)
+    save_fitted(out, loaded, record, meta)  # one atomic write, once the curve is measured
     print(f"{describe(record)} -> {out}")
     return 0

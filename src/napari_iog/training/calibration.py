@@ -1,9 +1,8 @@
 """Fit the mask threshold to the annotators' contour, on the validation objects.
 
-A network trained with BCE on a /4 output grid puts its 0.5 level slightly inside the contour
-its annotators drew: on ssTEM the IoU-optimal threshold of the 0.5-trained networks was 0.25-0.35
-on every set of objects drawn the way their training objects were (docs/experiments.md, "The
-mask threshold"). :func:`calibrate_checkpoint` measures the mean IoU (3 IOG clicks, the
+The networks trained here put their 0.5 level slightly inside the contour their annotators drew:
+on ssTEM the IoU-optimal threshold was 0.25-0.35 on every set of objects drawn the way the
+training objects were (docs/experiments.md, "The mask threshold"). :func:`fit_threshold` measures the mean IoU (3 IOG clicks, the
 annotator's pipeline) of the validation objects at each of :data:`THRESHOLDS` and rewrites the
 checkpoint with the best one as ``PreprocessConfig.threshold``, its curve in
 ``meta["threshold_calibration"]``. It only moves the threshold if that gains at least
@@ -26,9 +25,12 @@ MIN_GAIN = 0.002  # mean validation IoU a new threshold must gain over the curre
 MIN_OBJECTS = MIN_VAL_FOR_BEST
 
 
-def threshold_curve(model, preprocess, dataset, cfg: FinetuneConfig, device, thresholds=THRESHOLDS):
+def threshold_curve(
+    model, preprocess, dataset, cfg: FinetuneConfig, device, thresholds=THRESHOLDS, progress=None
+):
     """float64 ``[len(thresholds)]``: mean IoU of the first ``cfg.val_max_objects`` objects of
     ``dataset`` (an ObjectDataset) when the network's probabilities are cut at each threshold.
+    ``progress(done, total)`` is called after each object.
 
     The annotator's pipeline (``IOGPredictor`` with ``preprocess``: crop, paste back, clip to the
     box, keep the seeded component), the protocol's 3 clicks (tight box + inside click), IoU on
@@ -62,6 +64,8 @@ def threshold_curve(model, preprocess, dataset, cfg: FinetuneConfig, device, thr
             union = int((m | g).sum()) + outside
             row.append((m & g).sum() / union if union else 1.0)
         per_object.append(row)
+        if progress is not None:
+            progress(len(per_object), n)
     return np.asarray(per_object, dtype=np.float64).mean(axis=0)
 
 
@@ -79,39 +83,50 @@ def choose_threshold(curve, thresholds, current: float, min_gain: float = MIN_GA
     return ts[best] if curve[best] - curve[here] >= min_gain else float(current)
 
 
-def calibrate_checkpoint(path, dataset, cfg: FinetuneConfig, device) -> dict:
-    """Measure :func:`threshold_curve` of the network in checkpoint ``path`` on ``dataset``
-    (the validation objects) and rewrite ``path`` atomically with the chosen threshold.
-
-    Returns the record stored in ``meta["threshold_calibration"]``: ``thresholds``, ``val_iou``
-    (one per threshold), ``previous``, ``chosen``, ``n_objects``; with fewer than
-    :data:`MIN_OBJECTS` objects, ``skipped`` (the reason) instead of the curve, and the threshold
-    stays."""
-    from ..models.checkpoint import load_model, save_checkpoint
-
+def fit_threshold(loaded, dataset, cfg: FinetuneConfig, device, progress=None) -> dict:
+    """Measure :func:`threshold_curve` of ``loaded`` (a ``LoadedModel``) on ``dataset`` and
+    choose a threshold; nothing is written. Returns the record for
+    ``meta["threshold_calibration"]``: ``thresholds``, ``val_iou`` (one per threshold),
+    ``previous``, ``chosen``, ``n_objects``; with fewer than :data:`MIN_OBJECTS` objects,
+    ``skipped`` (the reason) instead of the curve, and ``chosen`` = ``previous``."""
     n = min(len(dataset), cfg.val_max_objects) if dataset is not None else 0
-    loaded = load_model(path, device=str(device))
     previous = float(loaded.preprocess.threshold)
     if n < MIN_OBJECTS:
-        record = {
+        return {
             "previous": previous,
             "chosen": previous,
             "n_objects": n,
             "skipped": f"{n} validation objects; the threshold is fitted with >= {MIN_OBJECTS}",
         }
-    else:
-        ts = sorted(set(THRESHOLDS) | {previous})
-        curve = threshold_curve(loaded.model, loaded.preprocess, dataset, cfg, device, ts)
-        record = {
-            "thresholds": ts,
-            "val_iou": [round(float(v), 5) for v in curve],
-            "previous": previous,
-            "chosen": choose_threshold(curve, ts, previous),
-            "n_objects": n,
-        }
-    meta = dict(loaded.meta, threshold_calibration=record)
+    ts = sorted(set(THRESHOLDS) | {previous})
+    curve = threshold_curve(loaded.model, loaded.preprocess, dataset, cfg, device, ts, progress)
+    return {
+        "thresholds": ts,
+        "val_iou": [round(float(v), 5) for v in curve],
+        "previous": previous,
+        "chosen": choose_threshold(curve, ts, previous),
+        "n_objects": n,
+    }
+
+
+def save_fitted(path, loaded, record: dict, meta: dict | None = None):
+    """Write ``loaded`` to ``path`` (atomically) with ``record["chosen"]`` as its threshold and
+    ``record`` in ``meta["threshold_calibration"]`` (``meta``: default ``loaded.meta``)."""
+    from ..models.checkpoint import save_checkpoint
+
+    meta = dict(loaded.meta if meta is None else meta, threshold_calibration=record)
     pre = replace(loaded.preprocess, threshold=record["chosen"])
-    save_checkpoint(path, loaded.model.cpu(), pre, meta)
+    return save_checkpoint(path, loaded.model.cpu(), pre, meta)
+
+
+def calibrate_checkpoint(path, dataset, cfg: FinetuneConfig, device, progress=None) -> dict:
+    """:func:`fit_threshold` for the network in checkpoint ``path``, then rewrite ``path`` with
+    the result (:func:`save_fitted`). Returns the record."""
+    from ..models.checkpoint import load_model
+
+    loaded = load_model(path, device=str(device))
+    record = fit_threshold(loaded, dataset, cfg, device, progress)
+    save_fitted(path, loaded, record)
     return record
 
 
