@@ -123,6 +123,10 @@ def test_finetune_calibrates_before_its_last_event(tmp_path, objects, calibrate)
     assert meta["threshold_calibration"] == rec
     assert load_model(out).preprocess.threshold == rec["chosen"]
     assert events[-2].message == describe(rec)
+    from napari_iog.evaluation.experiment import checkpoint_extra
+
+    # the benchmarks' results JSON records it too
+    assert checkpoint_extra(load_model(out), out)["threshold_calibration"] == rec
 
 
 def test_a_cancelled_run_is_not_calibrated(tmp_path, objects):

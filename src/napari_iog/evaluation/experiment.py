@@ -289,6 +289,11 @@ def checkpoint_extra(loaded, ckpt) -> dict:
             k: loaded.meta.get(k)
             for k in ("epochs", "steps", "train_seconds", "metrics", "precision")
         },
+        **(
+            {"threshold_calibration": loaded.meta["threshold_calibration"]}
+            if "threshold_calibration" in loaded.meta
+            else {}
+        ),
     }
 
 
