@@ -232,3 +232,36 @@ def test_real_sstem_slice_boxes_round_trip(tmp_path, tiny_ckpt):
     assert coco["images"][0]["height"] == coco["images"][0]["width"] == 1024
     assert [a["bbox"] for a in coco["annotations"]] == [[float(v) for v in b] for b in boxes]
     assert all(a["segmentation"]["size"] == [1024, 1024] for a in coco["annotations"])
+
+
+def test_threshold_override_changes_masks_and_the_run_fingerprint(tmp_path):
+    """``HarvestConfig.threshold`` / ``--threshold``: a network that outputs probability 0.42
+    everywhere gives no mask at its own 0.5 and the box region at 0.3; the override enters the
+    fingerprint (a resumed run with another threshold does not reuse masks), its absence does not."""
+    import math
+    from dataclasses import replace
+
+    import torch
+
+    from napari_iog.harvest.config import run_fingerprint
+    from napari_iog.models import build_model, get_profile
+    from napari_iog.models.checkpoint import save_checkpoint
+
+    net = build_model("iog-tiny").eval()
+    with torch.no_grad():
+        net.Fine_net.final_predict[-1].weight.zero_()
+        net.Fine_net.final_predict[-1].bias.fill_(math.log(0.42 / 0.58))
+    ckpt = save_checkpoint(tmp_path / "c.pt", net, get_profile("iog-tiny")[1])
+    images = make_images(tmp_path / "img", n_images=1)
+    plan = load_boxes(write_coco(tmp_path / "boxes.json", images))
+    base = HarvestConfig(str(ckpt), batch_size=3, device="cpu")
+    own = run_harvest(plan, base, tmp_path / "img", tmp_path / "a.json", scheduler=INLINE)
+    low = run_harvest(
+        plan, replace(base, threshold=0.3), tmp_path / "img", tmp_path / "b.json", scheduler=INLINE
+    )
+    areas = [a["area"] for a in json.loads((tmp_path / "b.json").read_text())["annotations"]]
+    assert own.empty_masks == 3 and low.empty_masks == 0 and len(areas) == 3 and min(areas) > 0
+    assert run_fingerprint(base, "w") == run_fingerprint(replace(base, batch_size=1), "w")
+    assert run_fingerprint(base, "w") != run_fingerprint(replace(base, threshold=0.3), "w")
+    with pytest.raises(HarvestConfigError, match="between 0 and 1"):
+        HarvestConfig("w", threshold=1.0)

@@ -25,6 +25,8 @@ outputs (for --out masks.json):
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``harvest`` subcommand to an argparse ``subparsers`` and set ``args.func``."""
+    from . import threshold_option
+
     p = subparsers.add_parser(
         "harvest",
         help="turn box annotations into instance masks (COCO RLE), on dask",
@@ -48,6 +50,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="second pass with the inside click at the deepest point of the first mask "
         "(the paper's 2-stage harvesting; about 2x the time)",
     )
+    threshold_option(p)
     p.add_argument("--labels", action="store_true", help="also write a label TIFF per image")
     p.add_argument(
         "--scheduler",
@@ -81,6 +84,7 @@ def run(args) -> int:
         two_stage=args.two_stage,
         write_labels=args.labels,
         torch_threads=threads,
+        threshold=args.threshold,
     )
     plan = load_boxes(args.boxes)
     events = iter_harvest(

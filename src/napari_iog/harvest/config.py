@@ -25,6 +25,7 @@ class HarvestConfig:
       transform maximum) of the pass-1 mask inside the box.
     - ``write_labels``: also write one ``uint32`` label TIFF per image (value = annotation id).
     - ``torch_threads``: intra-op threads per worker (``None`` = leave torch's default).
+    - ``threshold``: cut the masks at this probability instead of the weights' own (``None``).
     """
 
     weights: str
@@ -34,6 +35,7 @@ class HarvestConfig:
     two_stage: bool = False
     write_labels: bool = False
     torch_threads: int | None = None
+    threshold: float | None = None
 
     def __post_init__(self):
         if not str(self.weights):
@@ -44,6 +46,8 @@ class HarvestConfig:
             )
         if self.torch_threads is not None and self.torch_threads < 1:
             raise HarvestConfigError(f"torch_threads must be >= 1, got {self.torch_threads!r}.")
+        if self.threshold is not None and not 0 < self.threshold < 1:
+            raise HarvestConfigError(f"threshold must be between 0 and 1, got {self.threshold!r}.")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,7 +66,9 @@ def weights_identity(weights: str) -> str:
 
 
 def run_fingerprint(config: HarvestConfig, weights_id: str) -> str:
-    """Settings that change the masks. Batch size, device, AMP, threads and label output do not
+    """Settings that change the masks (weights, two-stage, a threshold override). Batch size, device, AMP, threads and label output do not
     enter it (a re-run with another batch size or on a GPU may reuse finished images)."""
     payload = {"weights": weights_id, "two_stage": config.two_stage, "version": 1}
+    if config.threshold is not None:  # absent = the weights' own (earlier runs resume as before)
+        payload["threshold"] = float(config.threshold)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

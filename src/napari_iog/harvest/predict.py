@@ -185,12 +185,18 @@ _LOADS = {"count": 0}
 
 
 def cached_predictor(
-    weights: str, device: str = "auto", amp: bool = True, torch_threads=None, weights_id: str = ""
+    weights: str,
+    device: str = "auto",
+    amp: bool = True,
+    torch_threads=None,
+    weights_id: str = "",
+    threshold: float | None = None,
 ):
     """``(IOGPredictor, lock)`` for these weights, loaded once per process and reused by every
     task that runs there (a dask worker loads the model once). Hold ``lock`` while using it: the
-    predictor keeps the current image as state."""
-    key = (str(weights), weights_id, device, bool(amp))
+    predictor keeps the current image as state. ``threshold``: mask threshold instead of the
+    weights' own (None)."""
+    key = (str(weights), weights_id, device, bool(amp), threshold)
     with _CACHE_LOCK:
         if key not in _CACHE:
             import torch
@@ -205,6 +211,8 @@ def cached_predictor(
                 dev = "cuda" if torch.cuda.is_available() else "cpu"
             loaded = load_model(weights, device=dev)
             predictor = IOGPredictor(loaded.model, loaded.preprocess, device=dev, amp=amp)
+            if threshold is not None:
+                predictor.mask_threshold = threshold
             _CACHE.clear()  # one model per process: drop the previous weights
             _CACHE[key] = (predictor, threading.Lock())
             _LOADS["count"] += 1

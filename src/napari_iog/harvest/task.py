@@ -79,8 +79,9 @@ def harvest_image(
     if records:
         try:
             predictor, lock = cached_predictor(
-                config.weights, config.device, config.amp, config.torch_threads, weights_id
-            )
+                config.weights, config.device, config.amp, config.torch_threads, weights_id,
+                config.threshold,
+            )  # fmt: skip
         except Exception as err:  # CheckpointError and friends: same message for every image
             return image_failure(task, "model load failed", f"{type(err).__name__}: {err}")
         with lock:
