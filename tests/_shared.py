@@ -33,3 +33,22 @@ def boundary_net(seed: int | None = None):
     from napari_iog.models import build_model, get_profile
 
     return build_model(replace(get_profile("iog-tiny-refine")[0], boundary_channels=4), seed=seed)
+
+
+def constant_net(profile: str, p: float):
+    """The ``profile`` test network (random init, seed 0, eval mode) with its last BatchNorm set
+    so that every pixel of the fine output gets probability ``p``: masks with a known answer at
+    any threshold."""
+    import math
+
+    import torch
+
+    from napari_iog.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model(profile).eval()
+    bn = net.Fine_net.final_predict[-1]
+    with torch.no_grad():
+        bn.weight.zero_()
+        bn.bias.fill_(math.log(p / (1 - p)))
+    return net

@@ -3,7 +3,6 @@ curve on a network with a known constant output, and the fine-tuning loop's use 
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -23,6 +22,7 @@ from napari_iog.training.calibration import (  # noqa: E402
     describe,
     threshold_curve,
 )
+from tests._shared import constant_net as shared_constant_net  # noqa: E402
 
 TINY = "iog-tiny-refine"
 PRE = replace(get_profile(TINY)[1], clip_to_box=True)
@@ -39,14 +39,8 @@ def objects():
 
 
 def constant_net(p: float):
-    """The tiny network with its last BatchNorm set so that every pixel gets probability ``p``."""
-    torch.manual_seed(0)
-    net = build_model(TINY).eval()
-    bn = net.Fine_net.final_predict[-1]
-    with torch.no_grad():
-        bn.weight.zero_()
-        bn.bias.fill_(math.log(p / (1 - p)))
-    return net
+    """The tiny network answering probability ``p`` everywhere."""
+    return shared_constant_net(TINY, p)
 
 
 def box_fill_iou(ds: ObjectDataset) -> float:

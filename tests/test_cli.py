@@ -164,15 +164,11 @@ def test_predict_threshold_option(sstem, tmp_path, capsys):
     """``--threshold`` overrides the weights' own: a network that outputs probability 0.42
     everywhere gives an empty mask at its 0.5 and the whole window at 0.3; out of (0, 1) is a
     usage error before anything loads."""
-    import math
-
-    from napari_iog.models import build_model, get_profile
+    from napari_iog.models import get_profile
     from napari_iog.models.checkpoint import save_checkpoint
+    from tests._shared import constant_net
 
-    net = build_model("iog-tiny-refine").eval()
-    with torch.no_grad():
-        net.Fine_net.final_predict[-1].weight.zero_()
-        net.Fine_net.final_predict[-1].bias.fill_(math.log(0.42 / 0.58))
+    net = constant_net("iog-tiny-refine", 0.42)
     ckpt = save_checkpoint(tmp_path / "const.pt", net, get_profile("iog-tiny")[1])
     raw, box = sstem
     area = {}

@@ -238,20 +238,16 @@ def test_threshold_override_changes_masks_and_the_run_fingerprint(tmp_path):
     """``HarvestConfig.threshold`` / ``--threshold``: a network that outputs probability 0.42
     everywhere gives no mask at its own 0.5 and the box region at 0.3; the override enters the
     fingerprint (a resumed run with another threshold does not reuse masks), its absence does not."""
-    import math
     from dataclasses import replace
 
-    import torch
-
     from napari_iog.harvest.config import run_fingerprint
-    from napari_iog.models import build_model, get_profile
+    from napari_iog.models import get_profile
     from napari_iog.models.checkpoint import save_checkpoint
+    from tests._shared import constant_net
 
-    net = build_model("iog-tiny").eval()
-    with torch.no_grad():
-        net.Fine_net.final_predict[-1].weight.zero_()
-        net.Fine_net.final_predict[-1].bias.fill_(math.log(0.42 / 0.58))
-    ckpt = save_checkpoint(tmp_path / "c.pt", net, get_profile("iog-tiny")[1])
+    ckpt = save_checkpoint(
+        tmp_path / "c.pt", constant_net("iog-tiny", 0.42), get_profile("iog-tiny")[1]
+    )
     images = make_images(tmp_path / "img", n_images=1)
     plan = load_boxes(write_coco(tmp_path / "boxes.json", images))
     base = HarvestConfig(str(ckpt), batch_size=3, device="cpu")
