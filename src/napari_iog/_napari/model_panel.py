@@ -1,7 +1,7 @@
 """The Model section of the annotator: weights picker (registry names, our fine-tuned
 checkpoints, a local file, or the classical fallback), device dropdown, mirror averaging (flip
-test-time augmentation), the mask threshold, Load. Loading runs in a thread worker; a clear message says how to get
-weights that are absent."""
+test-time augmentation), the mask threshold, Load. Loading runs in a thread worker; a clear
+message says how to get weights that are absent."""
 
 from __future__ import annotations
 

@@ -25,7 +25,8 @@ class CLIError(ValueError):
 
 
 def pairs_options(parser) -> None:
-    """Add ``--images``, ``--labels``, ``--label-mode``, ``--label-value`` (``data.files.load_pairs``)."""
+    """Add ``--images``, ``--labels``, ``--label-mode`` and ``--label-value``, the arguments of
+    ``data.files.load_pairs``."""
     parser.add_argument("--images", required=True, nargs="+", help="image files, folders or globs")
     parser.add_argument("--labels", required=True, nargs="+",
                         help="label files, folders or globs (same order)")  # fmt: skip

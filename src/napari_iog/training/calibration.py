@@ -96,7 +96,8 @@ def fit_threshold(loaded, dataset, cfg: FinetuneConfig, device, progress=None) -
             "previous": previous,
             "chosen": previous,
             "n_objects": n,
-            "skipped": f"{n} validation objects; the threshold is fitted with >= {MIN_OBJECTS}",
+            "skipped": f"{n} validation object{'' if n == 1 else 's'}; the threshold is "
+            f"fitted with >= {MIN_OBJECTS}",
         }
     ts = sorted(set(THRESHOLDS) | {previous})
     curve = threshold_curve(loaded.model, loaded.preprocess, dataset, cfg, device, ts, progress)
