@@ -207,3 +207,10 @@ def test_cli_calibrate_writes_a_fitted_copy(tmp_path, capsys):
     assert "must differ" in capsys.readouterr().err
     assert main([*args, "--out", str(tmp_path / "x.pt"), "--min-area", "100000"]) == 2
     assert "at least 10" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
+    # a plain state dict (as the official .pth files are) becomes a napari-iog checkpoint
+    plain = tmp_path / "plain.pth"
+    torch.save(constant_net(0.42).state_dict(), plain)
+    out2 = tmp_path / "from-plain.pt"
+    args2 = ["calibrate", "--weights", str(plain), *files, "--device", "cpu", "--min-area", "20"]
+    assert main([*args2, "--out", str(out2), "--no-progress"]) == 0
+    assert read_header(out2)["preprocess"]["threshold"] == 0.2
