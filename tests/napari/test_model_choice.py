@@ -56,5 +56,11 @@ def test_mirror_averaging_checkbox_reloads_the_model_with_tta(make_napari_viewer
     panel.device.setCurrentText("cpu")
     panel.load_model()
     qtbot.waitUntil(lambda: getattr(w.ctl.session.predictor, "tta", None) is False, timeout=20000)
+    assert panel.threshold.value() == 0.5 and panel.threshold.isEnabled()
+    panel.threshold.setValue(0.35)  # the user's threshold survives the reload below
     panel.tta.setChecked(True)  # toggling reloads the IOG weights with mirror averaging
     qtbot.waitUntil(lambda: getattr(w.ctl.session.predictor, "tta", None) is True, timeout=20000)
+    assert w.ctl.session.predictor.mask_threshold == 0.35 and panel.threshold.value() == 0.35
+    panel.load_model()  # an explicit Load gives the weights' own threshold again
+    qtbot.waitUntil(lambda: w.ctl.session.predictor.mask_threshold == 0.5, timeout=20000)
+    assert panel.threshold.value() == 0.5

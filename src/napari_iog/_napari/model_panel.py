@@ -78,7 +78,9 @@ class ModelPanel(QGroupBox):
 
     def _on_tta_toggled(self, *_) -> None:
         if self.weights.currentData() not in (None, "", M.CLASSICAL):
-            self.load_model()
+            # the same weights come back with mirror averaging: keep the threshold the user set
+            keep = self.threshold.value() if self.threshold.isEnabled() else None
+            self.load_model(threshold=keep)
 
     def _pick_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -90,8 +92,9 @@ class ModelPanel(QGroupBox):
             self.weights.setCurrentIndex(self.weights.count() - 1)
             self.load_model()
 
-    def load_model(self) -> None:
-        """Build the chosen predictor in a worker; the widget stays usable meanwhile."""
+    def load_model(self, threshold: float | None = None) -> None:
+        """Build the chosen predictor in a worker; the widget stays usable meanwhile.
+        ``threshold``: mask threshold for it instead of the weights' own."""
         source, device = self.weights.currentData(), self.device.currentText()
         self._load_token += 1
         token = self._load_token
@@ -99,6 +102,8 @@ class ModelPanel(QGroupBox):
 
         def done(out, token=token):
             if token == self._load_token:
+                if threshold is not None:
+                    out[0].mask_threshold = threshold
                 self._on_loaded(*out)
 
         def failed(err):
