@@ -142,3 +142,36 @@ def test_widget_opens_through_the_manifest(make_napari_viewer):
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget("napari-iog", "IOG Fine-tuning")
     assert isinstance(widget, FinetuneWidget)
+
+
+def test_fit_threshold_only_sets_the_annotators_threshold(make_napari_viewer, qtbot, tmp_path):
+    """*Fit threshold only*: no training; the annotator's model (probability 0.42 everywhere)
+    gets the threshold that fits the layers' 12 objects (0.20: the whole box); with no annotator,
+    or too few objects, a message says what to do."""
+    from napari_iog._napari.widget import AnnotatorWidget
+    from napari_iog.data.synthetic import blobs
+    from napari_iog.inference import IOGPredictor
+    from napari_iog.models import get_profile
+    from tests._shared import constant_net
+
+    viewer = make_napari_viewer()
+    ims, labs = zip(*[blobs((96, 96), 3, seed=s) for s in range(4)])
+    viewer.add_image(np.stack(ims), name="em")
+    viewer.add_labels(np.stack(labs).astype(np.uint32), name="objects")
+    w = _widget(viewer, tmp_path)
+    w.fit_threshold()
+    assert w.state == "error" and "Annotator" in w.status.text()
+    annot = AnnotatorWidget(viewer, autoload=False)
+    viewer.window.add_dock_widget(annot, name="IOG Annotator")
+    net = constant_net("iog-tiny-refine", 0.42)
+    annot.set_predictor(IOGPredictor(net, get_profile("iog-tiny-refine")[1], device="cpu"), "c")
+    w.fit_threshold()
+    qtbot.waitUntil(lambda: w.state != "running", timeout=30000)
+    assert w.state == "done", w.status.text()
+    assert annot.ctl.session.predictor.mask_threshold == 0.2
+    assert annot.model.threshold.value() == 0.2 and "set to 0.20" in w.status.text()
+    qtbot.waitUntil(lambda: w.fit_btn.isEnabled(), timeout=5000)
+    viewer.layers["objects"].data[1:] = 0  # 3 objects left
+    w.fit_threshold()
+    qtbot.waitUntil(lambda: w.state != "running", timeout=30000)
+    assert w.state == "error" and "at least 10" in w.status.text()

@@ -71,3 +71,21 @@ def train_job(
         )
     else:
         yield ("nothing", f"{last.kind}: no checkpoint was written (stopped before epoch 1 ended).")
+
+
+def fit_threshold_job(image, labels, predictor, min_area: int) -> dict:
+    """Worker function of *Fit threshold only*: the calibration record of ``predictor`` (an
+    ``IOGPredictor``, not changed here) on the objects of ``labels`` (no training)."""
+    from napari_iog.data.datasets import ObjectDataset
+    from napari_iog.models.checkpoint import LoadedModel
+    from napari_iog.training import FinetuneConfig, TrainingError
+    from napari_iog.training.calibration import MIN_OBJECTS, fit_threshold
+
+    ds = ObjectDataset.from_arrays(image, labels, predictor.preprocess, min_area=min_area)
+    if len(ds) < MIN_OBJECTS:
+        raise TrainingError(
+            f"{len(ds)} objects of at least {min_area} px in these labels; the threshold is "
+            f"fitted with at least {MIN_OBJECTS}. Commit more objects or lower 'min area'."
+        )
+    loaded = LoadedModel(predictor.model, predictor.preprocess)
+    return fit_threshold(loaded, ds, FinetuneConfig(val_max_objects=200), predictor.device)

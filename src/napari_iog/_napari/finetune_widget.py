@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .finetune_job import default_output, layer_array, train_job
+from .finetune_job import default_output, fit_threshold_job, layer_array, train_job
 from .workers import start_worker
 
 
@@ -62,7 +62,7 @@ class FinetuneWidget(QWidget):
         self.topdown.setChecked(True)
         self.topdown.setToolTip("Augment with any rotation angle, vertical flips and +-10 % "
                                 "contrast (the paper: +-20 deg, horizontal flips only)")  # fmt: skip
-        self.calibrate = QCheckBox("fit the mask threshold to the validation objects")
+        self.calibrate = QCheckBox("fit the mask threshold after training")
         self.calibrate.setChecked(True)
         self.calibrate.setToolTip("After training, cut the network's probabilities where the "
                                   "held-out objects you annotated are matched best (needs >= 10 "
@@ -70,6 +70,9 @@ class FinetuneWidget(QWidget):
         self.out_edit = QLineEdit(str(default_output()))
         self.start_btn, self.cancel_btn = QPushButton("Train"), QPushButton("Cancel")
         self.cancel_btn.setEnabled(False)
+        self.fit_btn = QPushButton("Fit threshold only")
+        self.fit_btn.setToolTip("No training: cut the IOG Annotator's current model where the "
+                                "objects of these layers are matched best (needs >= 10)")  # fmt: skip
         self.progress = QProgressBar()
         self.status = QLabel("Pick an image and the Labels layer with your objects, then Train.")
         self.status.setWordWrap(True)
@@ -93,6 +96,7 @@ class FinetuneWidget(QWidget):
             form.addRow(label, w)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_btn)
+        buttons.addWidget(self.fit_btn)
         buttons.addWidget(self.cancel_btn)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
@@ -101,6 +105,7 @@ class FinetuneWidget(QWidget):
         lay.addWidget(self.status)
         self.start_btn.clicked.connect(self.start)
         self.cancel_btn.clicked.connect(self.cancel)
+        self.fit_btn.clicked.connect(self.fit_threshold)
         self.viewer.layers.events.inserted.connect(self._refresh)
         self.viewer.layers.events.removed.connect(self._refresh)
         self._refresh()
@@ -135,21 +140,10 @@ class FinetuneWidget(QWidget):
     def start(self) -> None:
         if self.state == "running":
             return
-        try:
-            image = self.viewer.layers[self.image_combo.currentText()]
-            labels = self.viewer.layers[self.labels_combo.currentText()]
-        except (KeyError, ValueError):
-            self._fail("Open an Image layer and a Labels layer with annotated objects first.")
+        picked = self._picked()
+        if picked is None:
             return
-        img, lab = layer_array(image), layer_array(labels)
-        if lab.shape != img.shape[: lab.ndim]:
-            self._fail(
-                f"Image {img.shape} and labels {lab.shape} differ in shape: pick the matching pair."
-            )
-            return
-        if not lab.any():
-            self._fail(f"'{labels.name}' is empty: commit some objects with the annotator first.")
-            return
+        image, labels, img, lab = picked
         try:
             cfg = self._config()
         except ValueError as err:
@@ -179,6 +173,61 @@ class FinetuneWidget(QWidget):
             on_error=self._on_error,
             on_finished=self._on_finished,
         )
+
+    def _picked(self):
+        """``(image layer, labels layer, image array, labels array)`` of the combos, or None
+        after a message saying what to pick."""
+        try:
+            image = self.viewer.layers[self.image_combo.currentText()]
+            labels = self.viewer.layers[self.labels_combo.currentText()]
+        except (KeyError, ValueError):
+            self._fail("Open an Image layer and a Labels layer with annotated objects first.")
+            return None
+        img, lab = layer_array(image), layer_array(labels)
+        if lab.shape != img.shape[: lab.ndim]:
+            self._fail(
+                f"Image {img.shape} and labels {lab.shape} differ in shape: pick the matching pair."
+            )
+            return None
+        if not lab.any():
+            self._fail(f"'{labels.name}' is empty: commit some objects with the annotator first.")
+            return None
+        return image, labels, img, lab
+
+    def fit_threshold(self) -> None:
+        """No training: fit the IOG Annotator's mask threshold to the objects of the chosen
+        layers (``training.calibration``, in a worker); the annotator then uses it."""
+        if self.state == "running":
+            return
+        annot = self._annotator()
+        pred = None if annot is None else annot.ctl.session.predictor
+        if pred is None or getattr(pred, "model", None) is None:
+            self._fail(
+                "Open the IOG Annotator with IOG weights loaded: the threshold is its model's."
+            )
+            return
+        picked = self._picked()
+        if picked is None:
+            return
+        self.state = "running"
+        self.start_btn.setEnabled(False)
+        self.fit_btn.setEnabled(False)
+        self.status.setText("Fitting the mask threshold to your objects...")
+        self._worker = start_worker(
+            fit_threshold_job, picked[2], picked[3], pred, self.min_area.value(),
+            on_returned=self._on_fitted, on_error=self._on_error, on_finished=self._on_finished,
+        )  # fmt: skip
+
+    def _on_fitted(self, record: dict) -> None:
+        from napari_iog.training.calibration import describe
+
+        annot = self._annotator()
+        if annot is not None:
+            annot.ctl.set_threshold(record["chosen"])
+            annot.model.show_threshold(record["chosen"])
+        self.calibration = describe(record)
+        self.state = "done"
+        self.status.setText(f"{self.calibration} (the IOG Annotator uses it now).")
 
     def cancel(self) -> None:
         """Stop after the current step; the last good checkpoint stays on disk."""
@@ -230,6 +279,7 @@ class FinetuneWidget(QWidget):
     def _on_finished(self) -> None:
         self._worker = None
         self.start_btn.setEnabled(True)
+        self.fit_btn.setEnabled(True)
         self.cancel_btn.setEnabled(False)
         if self.state == "running":  # generator ended without a final message
             self.state = "cancelled" if self._cancel.is_set() else "done"
