@@ -290,13 +290,7 @@ class FinetuneWidget(QWidget):
         show_error(msg)
 
     def _annotator(self):
+        from .qt_helpers import find_dock_widget
         from .widget import AnnotatorWidget
 
-        for w in self.viewer.window.dock_widgets.values():
-            if isinstance(w, AnnotatorWidget):
-                return w
-            inner = getattr(w, "widget", None)
-            inner = inner() if callable(inner) else inner
-            if isinstance(inner, AnnotatorWidget):
-                return inner
-        return None
+        return find_dock_widget(self.viewer, AnnotatorWidget)

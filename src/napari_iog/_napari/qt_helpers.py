@@ -45,3 +45,14 @@ def button(text: str, slot, tip: str = "") -> QPushButton:
     b.clicked.connect(lambda *_: slot())
     b.setToolTip(tip)
     return b
+
+
+def find_dock_widget(viewer, cls):
+    """The docked widget of class ``cls`` in ``viewer`` (or the one a dock wraps), or None."""
+    for w in viewer.window.dock_widgets.values():
+        inner = getattr(w, "widget", None)
+        inner = inner() if callable(inner) else inner
+        for candidate in (w, inner):
+            if isinstance(candidate, cls):
+                return candidate
+    return None
