@@ -214,3 +214,16 @@ def test_cli_calibrate_writes_a_fitted_copy(tmp_path, capsys):
     args2 = ["calibrate", "--weights", str(plain), *files, "--device", "cpu", "--min-area", "20"]
     assert main([*args2, "--out", str(out2), "--no-progress"]) == 0
     assert read_header(out2)["preprocess"]["threshold"] == 0.2
+
+
+def test_fine_tuning_from_fitted_weights_starts_from_0_5(tmp_path):
+    """A threshold fitted to the start weights is stale once they train: ``start_model`` (CLI,
+    widget) and the benchmarks' ``--init`` start from 0.5, everything else of the
+    preprocessing kept."""
+    from napari_iog.training.presets import start_model, unfitted
+
+    fitted = replace(PRE, threshold=0.3)
+    path = save_checkpoint(tmp_path / "fitted.pt", constant_net(0.42), fitted, {})
+    _, pre, text = start_model(str(path), TINY)
+    assert pre == replace(fitted, threshold=0.5) and pre.clip_to_box and text == str(path)
+    assert unfitted(fitted) == pre and unfitted(PRE) == PRE

@@ -236,9 +236,10 @@ def train_or_load(
         return Path(args.eval_only), None
     if getattr(args, "init", None):
         from ..models.checkpoint import load_model
+        from ..training.presets import unfitted
 
         loaded = load_model(args.init, device="cpu")
-        model, pre = loaded.model, loaded.preprocess
+        model, pre = loaded.model, unfitted(loaded.preprocess)  # a fitted threshold is stale
         meta = dict(meta, init=Path(args.init).name, init_meta=_init_provenance(loaded.meta))
         dataset.preprocess = pre  # samples are cut the way the start network expects
     else:

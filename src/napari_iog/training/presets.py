@@ -8,6 +8,8 @@ Same classes as every profile (``IOGNet``), only smaller numbers.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..config import ModelConfig, PreprocessConfig
 
 PRESETS: dict[str, tuple[ModelConfig, PreprocessConfig]] = {
@@ -45,15 +47,22 @@ def profile_names() -> list[str]:
     return [*PRESETS, *PROFILES]
 
 
+def unfitted(preprocess: PreprocessConfig) -> PreprocessConfig:
+    """``preprocess`` with the default mask threshold (0.5) instead of a fitted one."""
+    return replace(preprocess, threshold=PreprocessConfig().threshold)
+
+
 def start_model(weights, profile: str, seed: int = 0):
     """The network a fine-tuning run starts from: ``(IOGNet on CPU, PreprocessConfig, text)``
     from checkpoint ``weights`` if given, else a random init of ``profile`` from ``seed``; the
-    text names the start for the checkpoint's provenance."""
+    text names the start for the checkpoint's provenance. A threshold fitted to the start
+    weights (``training.calibration``) does not carry over: training changes the network, so
+    the run starts from the paper's 0.5 (and fits its own with ``calibrate_threshold``)."""
     if weights:
         from ..models.checkpoint import load_model
 
         loaded = load_model(weights, device="cpu")
-        return loaded.model, loaded.preprocess, str(weights)
+        return loaded.model, unfitted(loaded.preprocess), str(weights)
     from ..models import build_model
 
     mc, pre = resolve_profile(profile)
