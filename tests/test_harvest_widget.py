@@ -32,7 +32,13 @@ def _run_and_wait(qtbot, widget, timeout=30000):
 @pytest.fixture
 def fake(monkeypatch):
     f = FakePredictor()
-    monkeypatch.setattr(hw, "cached_predictor", lambda *a, **k: (f, threading.Lock()))
+    f.cache_kwargs = []  # what the widget asked the model cache for
+
+    def cached(*a, **k):
+        f.cache_kwargs.append(k)
+        return f, threading.Lock()
+
+    monkeypatch.setattr(hw, "cached_predictor", cached)
     return f
 
 
@@ -74,8 +80,12 @@ def test_harvest_writes_one_labels_layer_in_one_undo_step(
     assert not labels.data.any()
     labels.redo()
     assert (labels.data == done).all()
-    # a second run reuses the layer and keeps what is there (keep-existing commit mode)
+    # a second run reuses the layer and keeps what is there (keep-existing commit mode); a mask
+    # threshold set in the widget goes to the model (0 = the weights' own)
+    assert fake.cache_kwargs[-1] == {"threshold": None}
+    widget._threshold.value = 0.35
     _run_and_wait(qtbot, widget)
+    assert fake.cache_kwargs[-1] == {"threshold": 0.35}
     assert [ly.name for ly in viewer.layers].count(hw.HARVEST_LABELS_NAME) == 1
     assert (labels.data == done).all()
 

@@ -18,6 +18,7 @@ import numpy as np
 from magicgui.widgets import (
     CheckBox,
     Container,
+    FloatSpinBox,
     Label,
     LineEdit,
     PushButton,
@@ -61,10 +62,13 @@ class HarvestOutcome:
     issues: list
 
 
-def harvest_job(weights: str, image_plane, records, batch_size: int, two_stage: bool, cancel):
+def harvest_job(
+    weights: str, image_plane, records, batch_size: int, two_stage: bool, cancel, threshold=None
+):
     """Generator run in the worker: yields the number of boxes finished per batch (int), then one
-    :class:`HarvestOutcome` (the generator's last item, so any worker wrapper passes it on)."""
-    predictor, lock = cached_predictor(weights, "auto", True)
+    :class:`HarvestOutcome` (the generator's last item, so any worker wrapper passes it on).
+    ``threshold``: mask threshold instead of the weights' own (None)."""
+    predictor, lock = cached_predictor(weights, "auto", True, threshold=threshold)
     masks: list[BoxMask] = []
     with lock:
         image_plane = np.asarray(image_plane)
@@ -105,6 +109,11 @@ class HarvestWidget(Container):
         self._weights = LineEdit(label="weights", tooltip="checkpoint path or weights name")
         self._batch = SpinBox(label="batch size", value=8, min=1, max=512)
         self._two_stage = CheckBox(text="two-stage (2nd pass from the first mask)", value=False)
+        self._threshold = FloatSpinBox(
+            label="mask threshold", value=0.0, min=0.0, max=0.95, step=0.05,
+            tooltip="probability at which masks are cut; 0 = the weights' own (0.5, or the one "
+            "fitted after fine-tuning)",
+        )  # fmt: skip
         self._run_btn = PushButton(text="Harvest boxes")
         self._cancel_btn = PushButton(text="Cancel", enabled=False)
         self._status = Label(value="")
@@ -115,6 +124,7 @@ class HarvestWidget(Container):
                 self._weights,
                 self._batch,
                 self._two_stage,
+                self._threshold,
                 self._run_btn,
                 self._cancel_btn,
                 self._status,
@@ -158,6 +168,7 @@ class HarvestWidget(Container):
             int(self._batch.value),
             bool(self._two_stage.value),
             self._cancel_flag.is_set,
+            float(self._threshold.value) or None,
             on_yielded=lambda item: self._yielded(item, image, leading),
             on_error=self._failed,
             on_finished=self._finished,
