@@ -396,3 +396,9 @@ def test_rethreshold_recuts_from_the_stored_probabilities():
         low.mask, finalize_mask(prob, (0, 0), (40, 40), prompt, 0.2, True, [(20, 20)]).mask
     )
     assert not rethreshold(res, 0.01, True).mask[36:, :].any()  # clipped to the box
+    # the seeds the result was cut with are kept: a box-only prompt's default seed (here the
+    # spot), not the prompt's clicks, picks the component again
+    spot = finalize_mask(prob, (0, 0), (40, 40), Prompt(prompt.box), 0.5, True, [(3, 3)])
+    assert spot.seeds == ((3.0, 3.0),) and spot.area == 9
+    again = rethreshold(spot, 0.2, True)
+    assert again.area == 9 and again.mask[2:5, 2:5].all() and again.seeds == spot.seeds

@@ -143,6 +143,8 @@ class MaskResult:
     - ``mask``: bool ``[h, w]`` (``prob >= threshold``, post-processed).
     - ``origin``: ``(row, col)`` of the window's top-left pixel in the image.
     - ``image_shape``: ``(H, W)`` of the full image plane.
+    - ``seeds``: image ``(row, col)`` points whose connected components the mask keeps
+      (``inference.postprocess.finalize_mask``; empty = not recorded).
     """
 
     prob: np.ndarray
@@ -151,6 +153,7 @@ class MaskResult:
     image_shape: tuple[int, int]
     prompt: Prompt
     threshold: float = 0.5
+    seeds: tuple = ()
 
     @property
     def window(self) -> tuple[slice, slice]:

@@ -80,20 +80,27 @@ def finalize_mask(
         image_shape=(int(image_shape[0]), int(image_shape[1])),
         prompt=prompt,
         threshold=float(threshold),
+        seeds=tuple((float(r), float(c)) for r, c in np.asarray(seeds_rc, float).reshape(-1, 2)),
     )
 
 
 def rethreshold(result: MaskResult, threshold: float, clip_to_box: bool = False) -> MaskResult:
     """``result`` with its mask re-cut from its own ``prob`` at ``threshold`` (the network is not
-    run again): :func:`finalize_mask` with the seeds of ``result.prompt`` (inside click and
-    positive corrections). Returns ``result`` itself when the threshold is unchanged."""
+    run again): :func:`finalize_mask` with the seeds the result was cut with (``result.seeds``;
+    a result that did not record them: its prompt's inside click and positive corrections).
+    Returns ``result`` itself when the threshold is unchanged."""
     if float(threshold) == float(result.threshold):
         return result
     p = result.prompt
-    seeds = [(c.row, c.col) for c in (p.inside, *p.clicks) if c is not None and c.positive]
+    seeds = result.seeds or [(c.row, c.col) for c in _positive_clicks(p)]
     return finalize_mask(
         result.prob, result.origin, result.image_shape, p, threshold, clip_to_box, seeds
     )
+
+
+def _positive_clicks(prompt: Prompt) -> list:
+    """The inside click and the positive corrections of ``prompt``, in order."""
+    return [c for c in (prompt.inside, *prompt.clicks) if c is not None and c.positive]
 
 
 def box_window_mask(box: BBox, origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
@@ -111,7 +118,7 @@ def clip_window_mask(prompt: Prompt, origin: tuple[int, int], shape: tuple[int, 
     click or a correction) lies is released to the window's edge: the user has said that the
     object reaches past that side of the box."""
     box = prompt.box
-    pos = [c for c in (prompt.inside, *prompt.clicks) if c is not None and c.positive]
+    pos = _positive_clicks(prompt)
     rows = [int(round(c.row)) for c in pos]
     cols = [int(round(c.col)) for c in pos]
     lo_r, lo_c = origin[0], origin[1]
