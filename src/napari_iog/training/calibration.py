@@ -37,7 +37,7 @@ def threshold_curve(
     the image plane. The network runs once per object."""
     from ..data.prompts import simulate_prompt
     from ..inference import IOGPredictor
-    from ..inference.postprocess import finalize_mask
+    from ..inference.postprocess import rethreshold
 
     n = min(len(dataset), cfg.val_max_objects)
     ts = [float(t) for t in thresholds]
@@ -55,12 +55,9 @@ def threshold_curve(
         (r0, c0), (h, w) = res.origin, res.prob.shape
         g = gt[r0 : r0 + h, c0 : c0 + w]
         outside = int(gt.sum() - g.sum())  # object pixels beyond the crop window
-        seeds = [(prompt.inside.row, prompt.inside.col)]
         row = []
         for t in ts:
-            m = finalize_mask(
-                res.prob, res.origin, gt.shape, prompt, t, preprocess.clip_to_box, seeds
-            ).mask
+            m = rethreshold(res, t, preprocess.clip_to_box).mask  # the predictor's own seeds
             union = int((m | g).sum()) + outside
             row.append((m & g).sum() / union if union else 1.0)
         per_object.append(row)
