@@ -214,3 +214,16 @@ def test_sstem_slices_give_the_documented_instance_counts():
     assert len(ds) + ds.n_skipped_small == 41
     s = ds.sample(0, np.random.default_rng(0), AugmentConfig(), 0.05)
     assert s.target.sum() > 100
+
+
+@pytest.mark.realdata
+def test_isbi2012_slices_give_the_documented_instance_counts():
+    from napari_iog.data.files import load_isbi2012
+
+    root = require_shared("data", "isbi2012")
+    ims, labs = load_isbi2012(root, [0, 29])
+    assert ims[0].shape == (512, 512) and ims[0].dtype == np.uint8
+    # SOURCE.md: 4-connected components of the cell interiors, 136 and 117 in these slices
+    assert [int(lab.max()) for lab in labs] == [136, 117]
+    ds = ObjectDataset(ims, labs, PreprocessConfig(crop_size=64, relax=8), min_area=50)
+    assert len(ds) == 125 + 107 and ds.n_skipped_small == 136 + 117 - len(ds)

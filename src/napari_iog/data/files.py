@@ -187,3 +187,12 @@ def load_isprs(root: str | Path, name: str, value: int = 2) -> tuple[np.ndarray,
     img = read_array(root / f"{name}_image.png")[..., :3]
     lab = read_array(root / f"{name}_labels.png")
     return img, as_instances(lab, value=value)
+
+
+def load_isbi2012(root: str | Path, slices) -> tuple[list, list]:
+    """ISBI 2012 training stack (``image/N.png`` uint8 [512, 512], ``label/N.png`` 255 = cell
+    interior, 0 = membrane); instances = 4-connected components of the interiors."""
+    root = Path(root)
+    imgs = [read_array(root / "image" / f"{int(s)}.png") for s in slices]
+    labs = [instances_from_binary(read_array(root / "label" / f"{int(s)}.png")) for s in slices]
+    return imgs, labs

@@ -4,7 +4,8 @@ Importing this package does not import torch; the loop imports it when it runs.
 """
 
 from .config import FinetuneConfig, TrainingError
-from .loop import TrainEvent, TrainSummary, finetune, run_finetune
+from .events import TrainEvent, TrainSummary
+from .loop import finetune, run_finetune
 
 __all__ = [
     "FinetuneConfig",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from .batches import (
 )
 from .budget import Budget
 from .config import MIN_VAL_FOR_BEST, FinetuneConfig, TrainingError
+from .events import TrainEvent, TrainSummary
 from .precision import autocast_dtype, precision_name, set_layout
 from .steps import (
     lr_at,
@@ -39,38 +39,6 @@ from .steps import (
     train_step,
     validate,
 )
-
-
-@dataclass(frozen=True)
-class TrainEvent:
-    """``kind``: "step" | "epoch" | "checkpoint" | "calibrated" (the mask threshold was fitted;
-    ``message`` says how) | then one of "done" | "cancelled" | "timeout" | "early_stop"."""
-
-    kind: str
-    epoch: int
-    step: int
-    total_steps: int
-    loss: float = float("nan")
-    val_iou: float = float("nan")
-    val_iou_refined: float = float("nan")
-    best_val: float = float("nan")
-    seconds: float = 0.0
-    lr: float = 0.0
-    message: str = ""
-
-
-@dataclass
-class TrainSummary:
-    checkpoint: Path | None
-    epochs_done: int
-    steps_done: int
-    best_val: float
-    seconds: float
-    stopped: str
-    history: list[dict] = field(default_factory=list)
-    cpu_seconds: float = 0.0  # process CPU time / torch threads
-    kept: str = ""  # "best validation epoch" or "last epoch" (FinetuneConfig.keep)
-    threshold_calibration: dict | None = None  # FinetuneConfig.calibrate_threshold's record
 
 
 def save_state(path, model, opt, ema, epoch: int, step: int, best: float) -> None:

@@ -1,0 +1,121 @@
+"""Few-shot IOG on ISBI 2012 neuron profiles: train from scratch on slices 0-4, evaluate slices 20-29.
+
+A second EM stack (Drosophila first-instar VNC, Cardona et al. 2010) with one annotation
+convention throughout: every cell interior is an object (4-connected components of
+``label/N.png`` == 255; the membranes between them are background).
+
+    nice python benchmarks/isbi_fewshot.py --minutes 30
+    python benchmarks/isbi_fewshot.py --eval-only checkpoints/isbi-neurons-r18light.pt
+
+Writes ``benchmarks/results/isbi_fewshot.json`` (+ per-object CSV / PNG in
+``benchmarks/results/isbi_fewshot/``). Data: ``../shared/data/isbi2012`` (or
+``$NAPARI_IOG_SHARED``), research use only, never shipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sstem_fewshot import REPO, build, resolved, shared_dir, slice_range  # noqa: E402
+
+from napari_iog.evaluation.experiment import add_training_args  # noqa: E402
+
+BASELINES = "box fill,random walker,grabcut"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_training_args(ap, minutes=30.0, samples_per_epoch=480)
+    ap.add_argument("--train-slices", default="0-4")
+    ap.add_argument("--test-slices", default="20-29")
+    ap.add_argument("--min-area", type=int, default=50)
+    ap.add_argument(
+        "--baselines", default=BASELINES, help=f"comma-separated subset of '{BASELINES}' or 'none'"
+    )
+    # an EM section has no "up"; the void-band passes are opt-in here (1000+ test objects)
+    ap.set_defaults(rotate=180.0, vflip=True, intensity=0.1, void_bands="none")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from napari_iog.data.datasets import ObjectDataset
+    from napari_iog.data.files import load_isbi2012
+    from napari_iog.evaluation import experiment as ex
+    from napari_iog.evaluation.boundary import boundary_tolerant, parse_bands
+    from napari_iog.evaluation.protocol import EvalConfig
+    from napari_iog.models.checkpoint import load_model
+    from napari_iog.training.steps import resolve_device
+
+    torch.set_num_threads(args.threads)
+    bands = parse_bands(args.void_bands)
+    root = shared_dir() / "data" / "isbi2012"
+    if not root.is_dir():
+        print(f"ISBI 2012 data not found at {root}; set NAPARI_IOG_SHARED.", file=sys.stderr)
+        return 2
+    train_slices, test_slices = slice_range(args.train_slices), slice_range(args.test_slices)
+    name = f"isbi-neurons-{'r18light' if args.profile == 'light' else args.profile}"
+    out = Path(args.out or REPO / "checkpoints" / f"{name}.pt")
+    results_path = Path(args.results or REPO / "benchmarks" / "results" / "isbi_fewshot.json")
+    command = ex.command_line(__file__, argv)
+    device = resolve_device(args.device)
+
+    ds = None
+    if args.eval_only is None:
+        pre = resolved(args.profile, args.set)[1]
+        ims, labs = load_isbi2012(root, train_slices)
+        ds = ObjectDataset(ims, labs, pre, min_area=args.min_area)
+        print(f"train: slices {train_slices}: {ds.describe()}", flush=True)
+    meta = {
+        "data": "ISBI 2012 EM training stack (Cardona et al. 2010), neuron profiles",
+        "train_slices": train_slices,
+        "test_slices": test_slices,
+        "profile": args.profile,
+        "overrides": args.set,
+        "command": command,
+    }
+    ckpt, summary = ex.train_or_load(
+        args, lambda: build(args.profile, args.set, args.seed), ds, 0.1, out, meta, args.min_area
+    )
+
+    loaded = load_model(ckpt, device=str(device))
+    ims, labs = load_isbi2012(root, test_slices)
+    ecfg = EvalConfig(
+        max_clicks=args.max_clicks, min_area=args.min_area, stop_iou=args.stop_iou,
+        box_jitter=args.eval_box_jitter, seed=args.seed,
+    )  # fmt: skip
+    predictors, variants = ex.iog_predictors(loaded, device, f"IOG {args.profile}", args.tta)
+    names = [] if args.baselines == "none" else [n.strip() for n in args.baselines.split(",")]
+    unknown = set(names) - set(BASELINES.split(","))
+    if unknown:
+        ap.error(f"unknown baseline(s) {sorted(unknown)}; choose from '{BASELINES}' or 'none'")
+    predictors.update(
+        ex.baseline_predictors(replace(loaded.preprocess, clip_to_box=False), tuple(names))
+    )
+    results = ex.evaluate_all(predictors, ims, labs, ecfg)
+    results += ex.evaluate_all(
+        variants, ims, labs, replace(ecfg, max_clicks=min(3, args.max_clicks))
+    )
+    extra = {
+        "dataset": "isbi2012 neuron profiles",
+        "train_slices": train_slices,
+        "test_slices": test_slices,
+        "profile": args.profile,
+        "tta": bool(args.tta),
+        **ex.checkpoint_extra(loaded, ckpt),
+        "max_corrective_clicks": args.max_clicks,
+        "stop_iou": args.stop_iou,
+        "eval_box_jitter": args.eval_box_jitter,
+        "boundary_tolerant": boundary_tolerant(
+            {k: v for k, v in predictors.items() if k != "grabcut"}, ims, labs, ecfg, bands
+        ),
+    }
+    ex.save_results(results_path, results, summary, device, command, extra, ckpt, loaded)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
