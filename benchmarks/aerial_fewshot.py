@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,13 +52,10 @@ def main(argv=None) -> int:
     from napari_iog.data.datasets import ObjectDataset
     from napari_iog.data.files import load_isprs
     from napari_iog.evaluation import experiment as ex
-    from napari_iog.evaluation.boundary import boundary_tolerant, parse_bands
-    from napari_iog.evaluation.protocol import EvalConfig
     from napari_iog.models.checkpoint import load_model
     from napari_iog.training.steps import resolve_device
 
     torch.set_num_threads(args.threads)
-    bands = parse_bands(args.void_bands)
     data = shared_dir() / "data"
     if not (data / "aerial-spacenet").is_dir():
         print(f"aerial data not found under {data}; set NAPARI_IOG_SHARED.", file=sys.stderr)
@@ -87,18 +83,11 @@ def main(argv=None) -> int:
         args, lambda: build(args.profile, args.set, args.seed), ds, 0.15, out, meta, args.min_area
     )
     loaded = load_model(ckpt, device=str(device))
-    ecfg = EvalConfig(
-        max_clicks=args.max_clicks, min_area=args.min_area, stop_iou=args.stop_iou,
-        box_jitter=args.eval_box_jitter, seed=args.seed,
-    )  # fmt: skip
     label = f"IOG {args.profile}"
-    predictors, variants = ex.iog_predictors(loaded, device, label, args.tta)
-    headline = next(iter(predictors.values()))
-    predictors.update(ex.baseline_predictors(replace(loaded.preprocess, clip_to_box=False)))
-    results = ex.evaluate_all(predictors, [te_im], [te_lab], ecfg)
-    results += ex.evaluate_all(
-        variants, [te_im], [te_lab], replace(ecfg, max_clicks=min(3, args.max_clicks))
+    results, predictors, ecfg, evaluated = ex.evaluate_checkpoint(
+        args, ckpt, loaded, device, [te_im], [te_lab], label, args.min_area
     )
+    headline = next(iter(predictors.values()))
     isprs = [
         load_isprs(data / "aerial-isprs", n)
         for n in ("potsdam_2_10_0_0_512_512", "vaihingen_area1_0_0_512_512")
@@ -113,16 +102,8 @@ def main(argv=None) -> int:
         "dataset": "aerial-spacenet buildings (right half)",
         "split_col": SPLIT_COL,
         "profile": args.profile,
-        "tta": bool(args.tta),
-        **ex.checkpoint_extra(loaded, ckpt),
+        **evaluated,
         "cross_domain_isprs": cross[0].summary(),
-        "max_corrective_clicks": args.max_clicks,
-        "stop_iou": args.stop_iou,
-        "eval_box_jitter": args.eval_box_jitter,
-        # GrabCut left out: ~5 min per pass and far below the others
-        "boundary_tolerant": boundary_tolerant(
-            {k: v for k, v in predictors.items() if k != "grabcut"}, [te_im], [te_lab], ecfg, bands
-        ),
         "n_test_buildings_total": int(len(np.unique(te_lab)) - 1),
     }
     ex.save_results(results_path, results, summary, device, command, extra, ckpt, loaded, cross)

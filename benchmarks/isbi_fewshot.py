@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,19 +38,20 @@ def main(argv=None) -> int:
     # an EM section has no "up"; the void-band passes are opt-in here (1000+ test objects)
     ap.set_defaults(rotate=180.0, vflip=True, intensity=0.1, void_bands="none")
     args = ap.parse_args(argv)
+    names = [] if args.baselines == "none" else [n.strip() for n in args.baselines.split(",")]
+    unknown = set(names) - set(BASELINES.split(","))
+    if unknown:  # said before training, not after it
+        ap.error(f"unknown baseline(s) {sorted(unknown)}; choose from '{BASELINES}' or 'none'")
 
     import torch
 
     from napari_iog.data.datasets import ObjectDataset
     from napari_iog.data.files import load_isbi2012
     from napari_iog.evaluation import experiment as ex
-    from napari_iog.evaluation.boundary import boundary_tolerant, parse_bands
-    from napari_iog.evaluation.protocol import EvalConfig
     from napari_iog.models.checkpoint import load_model
     from napari_iog.training.steps import resolve_device
 
     torch.set_num_threads(args.threads)
-    bands = parse_bands(args.void_bands)
     root = shared_dir() / "data" / "isbi2012"
     if not root.is_dir():
         print(f"ISBI 2012 data not found at {root}; set NAPARI_IOG_SHARED.", file=sys.stderr)
@@ -83,35 +83,15 @@ def main(argv=None) -> int:
 
     loaded = load_model(ckpt, device=str(device))
     ims, labs = load_isbi2012(root, test_slices)
-    ecfg = EvalConfig(
-        max_clicks=args.max_clicks, min_area=args.min_area, stop_iou=args.stop_iou,
-        box_jitter=args.eval_box_jitter, seed=args.seed,
-    )  # fmt: skip
-    predictors, variants = ex.iog_predictors(loaded, device, f"IOG {args.profile}", args.tta)
-    names = [] if args.baselines == "none" else [n.strip() for n in args.baselines.split(",")]
-    unknown = set(names) - set(BASELINES.split(","))
-    if unknown:
-        ap.error(f"unknown baseline(s) {sorted(unknown)}; choose from '{BASELINES}' or 'none'")
-    predictors.update(
-        ex.baseline_predictors(replace(loaded.preprocess, clip_to_box=False), tuple(names))
-    )
-    results = ex.evaluate_all(predictors, ims, labs, ecfg)
-    results += ex.evaluate_all(
-        variants, ims, labs, replace(ecfg, max_clicks=min(3, args.max_clicks))
+    results, _, _, evaluated = ex.evaluate_checkpoint(
+        args, ckpt, loaded, device, ims, labs, f"IOG {args.profile}", args.min_area, names
     )
     extra = {
         "dataset": "isbi2012 neuron profiles",
         "train_slices": train_slices,
         "test_slices": test_slices,
         "profile": args.profile,
-        "tta": bool(args.tta),
-        **ex.checkpoint_extra(loaded, ckpt),
-        "max_corrective_clicks": args.max_clicks,
-        "stop_iou": args.stop_iou,
-        "eval_box_jitter": args.eval_box_jitter,
-        "boundary_tolerant": boundary_tolerant(
-            {k: v for k, v in predictors.items() if k != "grabcut"}, ims, labs, ecfg, bands
-        ),
+        **evaluated,
     }
     ex.save_results(results_path, results, summary, device, command, extra, ckpt, loaded)
     return 0

@@ -17,7 +17,6 @@ import argparse
 import os
 import shutil
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from napari_iog.evaluation.experiment import add_training_args
@@ -129,13 +128,10 @@ def main(argv=None) -> int:
     from napari_iog.data.datasets import ObjectDataset
     from napari_iog.data.files import load_sstem
     from napari_iog.evaluation import experiment as ex
-    from napari_iog.evaluation.boundary import boundary_tolerant, parse_bands
-    from napari_iog.evaluation.protocol import EvalConfig
     from napari_iog.models.checkpoint import load_model
     from napari_iog.training.steps import resolve_device
 
     torch.set_num_threads(args.threads)
-    bands = parse_bands(args.void_bands)
     train_slices, test_slices = slice_range(args.train_slices), slice_range(args.test_slices)
     root = sstem_root()
     if root is None:
@@ -176,31 +172,16 @@ def main(argv=None) -> int:
 
     loaded = load_model(ckpt, device=str(device))
     ims, labs = load_sstem(root, test_slices)
-    ecfg = EvalConfig(
-        max_clicks=args.max_clicks, min_area=50, stop_iou=args.stop_iou,
-        box_jitter=args.eval_box_jitter, seed=args.seed,
+    results, _, _, evaluated = ex.evaluate_checkpoint(
+        args, ckpt, loaded, device, ims, labs, f"IOG {args.profile}",
+        baselines=() if args.no_baselines else ex.BASELINES,
     )  # fmt: skip
-    predictors, variants = ex.iog_predictors(loaded, device, f"IOG {args.profile}", args.tta)
-    if not args.no_baselines:
-        predictors.update(ex.baseline_predictors(replace(loaded.preprocess, clip_to_box=False)))
-    results = ex.evaluate_all(predictors, ims, labs, ecfg)
-    results += ex.evaluate_all(
-        variants, ims, labs, replace(ecfg, max_clicks=min(3, args.max_clicks))
-    )
     extra = {
         "dataset": "sstem-drosophila-vnc mitochondria",
         "train_slices": train_slices,
         "test_slices": test_slices,
         "profile": args.profile,
-        "tta": bool(args.tta),
-        **ex.checkpoint_extra(loaded, ckpt),
-        "max_corrective_clicks": args.max_clicks,
-        "stop_iou": args.stop_iou,
-        "eval_box_jitter": args.eval_box_jitter,
-        # GrabCut left out: ~5 min per pass and far below the others
-        "boundary_tolerant": boundary_tolerant(
-            {k: v for k, v in predictors.items() if k != "grabcut"}, ims, labs, ecfg, bands
-        ),
+        **evaluated,
     }
     ex.save_results(results_path, results, summary, device, command, extra, ckpt, loaded)
     if args.install:
