@@ -9,6 +9,7 @@ the table is an upper bound of what each output stride can reach on these object
 
     python benchmarks/resolution_ceiling.py                      # ssTEM slices 10-19, cpu-light
     python benchmarks/resolution_ceiling.py --crop-size 224 --relax 20
+    python benchmarks/resolution_ceiling.py --data isbi          # ISBI 2012 slices 20-29
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sstem_fewshot import slice_range, sstem_root  # noqa: E402
+from sstem_fewshot import shared_dir, slice_range, sstem_root  # noqa: E402
 
 
 def ceiling(labels_planes, crop_size: int, relax: int, strides) -> dict[int, list[float]]:
@@ -58,18 +59,28 @@ def ceiling(labels_planes, crop_size: int, relax: int, strides) -> dict[int, lis
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--slices", default="10-19")
+    ap.add_argument("--data", choices=("sstem", "isbi"), default="sstem",
+                    help="sstem: ssTEM mitochondria; isbi: ISBI 2012 neuron profiles")  # fmt: skip
+    ap.add_argument("--slices", default=None, help="default: the test slices (10-19 / 20-29)")
     ap.add_argument("--crop-size", type=int, default=192)
     ap.add_argument("--relax", type=int, default=20)
     args = ap.parse_args(argv)
-    from napari_iog.data.files import load_sstem
+    from napari_iog.data.files import load_isbi2012, load_sstem
 
-    root = sstem_root()
-    if root is None:
-        return 2
-    _, labs = load_sstem(root, slice_range(args.slices))
+    if args.data == "isbi":
+        args.slices = args.slices or "20-29"
+        root, load, what = shared_dir() / "data" / "isbi2012", load_isbi2012, "ISBI 2012 neurons"
+        if not root.is_dir():
+            print(f"ISBI 2012 data not found at {root}; set NAPARI_IOG_SHARED.", file=sys.stderr)
+            return 2
+    else:
+        args.slices = args.slices or "10-19"
+        root, load, what = sstem_root(), load_sstem, "ssTEM mitochondria"
+        if root is None:
+            return 2
+    _, labs = load(root, slice_range(args.slices))
     res = ceiling(labs, args.crop_size, args.relax, (1, 2, 4, 8))
-    print(f"ssTEM mitochondria, slices {args.slices}, crop {args.crop_size}, relax {args.relax}")
+    print(f"{what}, slices {args.slices}, crop {args.crop_size}, relax {args.relax}")
     print("| output stride | mIoU ceiling | worst object | objects |\n|---|---|---|---|")
     for s, v in res.items():
         print(f"| {s} | {np.mean(v):.4f} | {np.min(v):.3f} | {len(v)} |")
