@@ -107,6 +107,8 @@ def main(argv=None) -> int:
         "n_test_buildings_total": int(len(np.unique(te_lab)) - 1),
     }
     ex.save_results(results_path, results, summary, device, command, extra, ckpt, loaded, cross)
+    if args.install:
+        ex.install(ckpt)
     return 0
 
 

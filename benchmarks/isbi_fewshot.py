@@ -94,6 +94,8 @@ def main(argv=None) -> int:
         **evaluated,
     }
     ex.save_results(results_path, results, summary, device, command, extra, ckpt, loaded)
+    if args.install:
+        ex.install(ckpt)
     return 0
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -118,9 +117,6 @@ def main(argv=None) -> int:
         "--extra-share", type=float, default=0.5,
         help="share of the training samples drawn from --extra-objects",
     )  # fmt: skip
-    ap.add_argument(
-        "--install", action="store_true", help="copy the checkpoint into the weights cache"
-    )
     args = ap.parse_args(argv)
 
     import torch
@@ -185,12 +181,7 @@ def main(argv=None) -> int:
     }
     ex.save_results(results_path, results, summary, device, command, extra, ckpt, loaded)
     if args.install:
-        from napari_iog.models.weights import cache_dir
-
-        dest = cache_dir() / "checkpoints" / out.name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ckpt, dest)
-        print(f"installed {dest}")
+        ex.install(ckpt)
     return 0
 
 

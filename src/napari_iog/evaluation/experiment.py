@@ -229,3 +229,13 @@ def save_results(
     write_report([*results, *report_only], Path(path).with_suffix(""), extra={"command": command})
     print(f"wrote {path}")
     return data
+
+
+def install(ckpt) -> Path:
+    """Copy checkpoint ``ckpt`` into the weights cache as ``<its stem>`` (atomic, format-checked:
+    :func:`~napari_iog.models.weights.import_weights`); returns the cached path."""
+    from ..models.weights import import_weights
+
+    dest = import_weights(ckpt, Path(ckpt).stem)
+    print(f"installed {dest} (weights name: {Path(ckpt).stem})")
+    return dest

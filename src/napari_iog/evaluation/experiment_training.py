@@ -48,6 +48,9 @@ def add_training_args(ap, minutes: float, samples_per_epoch: int) -> None:
     ap.add_argument("--eval-box-jitter", type=float, default=0.0, metavar="FRAC",
                     help="evaluate with imprecise boxes: each edge moved by up to FRAC of the side "
                     "(max 10 px), the same boxes for every method (0 = tight boxes)")  # fmt: skip
+    ap.add_argument("--install", action="store_true",
+                    help="copy the checkpoint into the weights cache (as napari-iog weights "
+                    "import does), where the annotator and --weights NAME find it")  # fmt: skip
     ap.add_argument("--tta", action="store_true",
                     help="headline numbers with flip test-time augmentation (the other way is "
                     "reported as a variant)")  # fmt: skip
