@@ -21,9 +21,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sstem_fewshot import REPO, build, resolved, shared_dir, slice_range  # noqa: E402
 
-from napari_iog.evaluation.experiment import add_training_args  # noqa: E402
-
-BASELINES = "box fill,random walker,grabcut"
+from napari_iog.evaluation.experiment import (  # noqa: E402
+    BASELINES,
+    add_training_args,
+    parse_baselines,
+)
 
 
 def main(argv=None) -> int:
@@ -33,15 +35,17 @@ def main(argv=None) -> int:
     ap.add_argument("--test-slices", default="20-29")
     ap.add_argument("--min-area", type=int, default=50)
     ap.add_argument(
-        "--baselines", default=BASELINES, help=f"comma-separated subset of '{BASELINES}' or 'none'"
+        "--baselines",
+        default=",".join(BASELINES),
+        help=f"comma-separated subset of '{','.join(BASELINES)}' or 'none'",
     )
     # an EM section has no "up"; the void-band passes are opt-in here (1000+ test objects)
     ap.set_defaults(rotate=180.0, vflip=True, intensity=0.1, void_bands="none")
     args = ap.parse_args(argv)
-    names = [] if args.baselines == "none" else [n.strip() for n in args.baselines.split(",")]
-    unknown = set(names) - set(BASELINES.split(","))
-    if unknown:  # said before training, not after it
-        ap.error(f"unknown baseline(s) {sorted(unknown)}; choose from '{BASELINES}' or 'none'")
+    try:  # said before training, not after it
+        names = parse_baselines(args.baselines)
+    except ValueError as exc:
+        ap.error(str(exc))
 
     import torch
 

@@ -386,6 +386,53 @@ def test_fewshot_experiment_driver_trains_evaluates_and_records(tmp_path, synth)
     assert meta2["epochs"] == 1
 
 
+def test_evaluate_checkpoint_runs_the_scripts_protocol_and_install_caches_it(
+    tmp_path, synth, monkeypatch
+):
+    """experiment.evaluate_checkpoint: IOG + the chosen baselines with every corrective click,
+    the variants with at most 3, a void-band pass, and the results keys; install() puts the
+    checkpoint into the weights cache under its stem; parse_baselines names the choices."""
+    import argparse
+
+    torch = pytest.importorskip("torch")
+    from napari_iog.evaluation.experiment import (
+        add_training_args,
+        evaluate_checkpoint,
+        install,
+        parse_baselines,
+    )
+    from napari_iog.models import build_model, get_profile
+    from napari_iog.models.checkpoint import load_model, save_checkpoint
+    from napari_iog.models.weights import user_checkpoints
+
+    assert parse_baselines(" box fill,random walker ") == ["box fill", "random walker"]
+    assert parse_baselines("None") == []
+    with pytest.raises(ValueError, match="magic.*'box fill,random walker,grabcut' or 'none'"):
+        parse_baselines("box fill,magic")
+    torch.manual_seed(0)
+    pre = replace(get_profile("iog-tiny")[1], clip_to_box=True)
+    ckpt = save_checkpoint(tmp_path / "tiny-x.pt", build_model("iog-tiny-refine"), pre)
+    loaded = load_model(ckpt, device="cpu")
+    ap = argparse.ArgumentParser()
+    add_training_args(ap, minutes=0.01, samples_per_epoch=4)
+    args = ap.parse_args(["--max-clicks", "4", "--void-bands", "1", "--eval-only", str(ckpt)])
+    ims, labs = synth
+    results, predictors, ecfg, extra = evaluate_checkpoint(
+        args, ckpt, loaded, "cpu", ims, labs, "IOG tiny", 20, ["box fill"]
+    )
+    assert list(predictors) == ["IOG tiny", "box fill"] and ecfg.max_clicks == 4
+    names = [r.name for r in results]
+    assert names == ["IOG tiny", "box fill", "IOG tiny + flip TTA", "IOG tiny (no clip to box)"]
+    clicks = {r.name: list(r.summary()["miou_by_clicks"]) for r in results}
+    assert clicks["IOG tiny"] == ["3", "4", "5", "6", "7"]  # 4 corrective clicks
+    assert clicks["IOG tiny + flip TTA"] == ["3", "4", "5", "6"]  # variants: at most 3
+    assert extra["checkpoint"] == "tiny-x.pt" and extra["max_corrective_clicks"] == 4
+    assert set(extra["boundary_tolerant"]["1"]) == {"IOG tiny", "box fill"}
+    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
+    dest = install(ckpt)
+    assert user_checkpoints() == {"tiny-x": dest} and dest.read_bytes() == ckpt.read_bytes()
+
+
 def test_set_overrides_profile_fields():
     from napari_iog.evaluation.experiment import override_configs
     from napari_iog.models import get_profile

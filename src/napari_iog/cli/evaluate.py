@@ -64,7 +64,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..cli import CLIError, load_pairs_of
-    from ..evaluation.experiment import baseline_predictors
+    from ..evaluation.experiment import baseline_predictors, parse_baselines
     from ..evaluation.protocol import EvalConfig, EvalResult, evaluate
     from ..evaluation.report import write_report
     from ..inference import IOGPredictor
@@ -78,16 +78,10 @@ def run(args) -> int:
     if args.threshold is not None:
         iog.mask_threshold = args.threshold
     predictors = {"IOG": iog}
-    names = (
-        []
-        if args.baselines.strip() == "none"
-        else [n.strip() for n in args.baselines.split(",") if n.strip()]
-    )
-    unknown = set(names) - {"box fill", "random walker", "grabcut"}
-    if unknown:
-        raise CLIError(
-            f"Unknown baselines {sorted(unknown)}; use 'box fill,random walker,grabcut' or 'none'."
-        )
+    try:
+        names = parse_baselines(args.baselines)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     predictors.update(baseline_predictors(iog.preprocess, names))
     cfg = EvalConfig(
         max_clicks=args.max_clicks,

@@ -22,6 +22,18 @@ from .protocol import EvalConfig, run_evaluation
 BASELINES = ("box fill", "random walker", "grabcut")
 
 
+def parse_baselines(text: str) -> list[str]:
+    """``"box fill, random walker"`` -> ``["box fill", "random walker"]`` (a ``--baselines``
+    option); ``"none"`` -> ``[]``. ValueError names the choices for anything else."""
+    if text.strip().lower() == "none":
+        return []
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(BASELINES))
+    if unknown:
+        raise ValueError(f"Unknown baselines {unknown}; use {','.join(BASELINES)!r} or 'none'.")
+    return names
+
+
 def baseline_predictors(preprocess, names=BASELINES) -> dict:
     """``{name: predictor}`` for the classical baselines that are available here."""
     from ..inference import BoxFillPredictor, RandomWalkerPredictor
