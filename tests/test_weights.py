@@ -165,6 +165,13 @@ def test_user_checkpoint_import_list_load(cache, tmp_path):
     assert row.kind == "checkpoint" and row.profile == "iog-tiny" and row.description == "sstem"
     assert load_model("mito-finetuned").meta["data"] == "sstem"
     assert W.verify("mito-finetuned")["status"] == "ok"
+    from napari_iog.training.presets import resolve_profile
+
+    mc, pre = resolve_profile("cpu-light")
+    light = save_checkpoint(tmp_path / "l.pt", build_model(mc), pre)
+    W.import_weights(light, "light-finetuned")
+    row = next(r for r in W.list_weights() if r.name == "light-finetuned")
+    assert row.profile == "cpu-light"  # the few-shot preset, not "custom (resnet18)"
     plain = tmp_path / "plain.pth"
     torch.save(build_model("iog-tiny").state_dict(), plain)
     with pytest.raises(CheckpointError, match="not a napari-iog checkpoint"):

@@ -275,6 +275,13 @@ def user_checkpoints() -> dict[str, Path]:
     }
 
 
+def _preset_of(config: ModelConfig) -> str | None:
+    """The training preset (e.g. ``cpu-light``, the few-shot default) whose network ``config`` is."""
+    from ..training.presets import PRESETS  # plain configs: no torch, no training code
+
+    return next((name for name, (m, _) in PRESETS.items() if m == config), None)
+
+
 def list_weights() -> list[WeightsInfo]:
     """Registry entries (cached or not) followed by the user's checkpoints in the cache."""
     rows = []
@@ -286,7 +293,8 @@ def list_weights() -> list[WeightsInfo]:
         profile, desc = None, ""
         try:
             head = read_header(p)
-            profile = profile_of(ModelConfig.from_dict(dict(head["model_config"])))
+            config = ModelConfig.from_dict(dict(head["model_config"]))
+            profile = profile_of(config) or _preset_of(config)
             profile = profile or f"custom ({head['model_config'].get('backbone')})"
             desc = str(head.get("meta", {}).get("data", ""))
         except (CheckpointError, ValueError, KeyError, TypeError):
