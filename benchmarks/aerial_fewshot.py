@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sstem_fewshot import REPO, build, resolved, shared_dir  # noqa: E402
+from sstem_fewshot import REPO, build, data_root, resolved  # noqa: E402
 
 from napari_iog.evaluation.experiment import add_training_args  # noqa: E402
 
@@ -56,16 +56,16 @@ def main(argv=None) -> int:
     from napari_iog.training.steps import resolve_device
 
     torch.set_num_threads(args.threads)
-    data = shared_dir() / "data"
-    if not (data / "aerial-spacenet").is_dir():
-        print(f"aerial data not found under {data}; set NAPARI_IOG_SHARED.", file=sys.stderr)
+    spacenet = data_root("aerial-spacenet")
+    if spacenet is None:
         return 2
+    data = spacenet.parent
     name = f"aerial-buildings-{'r18light' if args.profile == 'light' else args.profile}"
     out = Path(args.out or REPO / "checkpoints" / f"{name}.pt")
     results_path = Path(args.results or REPO / "benchmarks" / "results" / "aerial_fewshot.json")
     command = ex.command_line(__file__, argv)
     device = resolve_device(args.device)
-    (tr_im, tr_lab), (te_im, te_lab) = spacenet_halves(data / "aerial-spacenet")
+    (tr_im, tr_lab), (te_im, te_lab) = spacenet_halves(spacenet)
     ds = None
     if args.eval_only is None:
         pre = resolved(args.profile, args.set)[1]
@@ -106,9 +106,10 @@ def main(argv=None) -> int:
         "cross_domain_isprs": cross[0].summary(),
         "n_test_buildings_total": int(len(np.unique(te_lab)) - 1),
     }
-    ex.save_results(results_path, results, summary, device, command, extra, ckpt, loaded, cross)
-    if args.install:
-        ex.install(ckpt)
+    ex.save_results(
+        results_path, results, summary, device, command, extra, ckpt, loaded, cross,
+        install=args.install,
+    )  # fmt: skip
     return 0
 
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sstem_fewshot import REPO, build, resolved, shared_dir, slice_range  # noqa: E402
+from sstem_fewshot import REPO, build, data_root, resolved, slice_range  # noqa: E402
 
 from napari_iog.evaluation.experiment import (  # noqa: E402
     BASELINES,
@@ -56,9 +56,8 @@ def main(argv=None) -> int:
     from napari_iog.training.steps import resolve_device
 
     torch.set_num_threads(args.threads)
-    root = shared_dir() / "data" / "isbi2012"
-    if not root.is_dir():
-        print(f"ISBI 2012 data not found at {root}; set NAPARI_IOG_SHARED.", file=sys.stderr)
+    root = data_root("isbi2012")
+    if root is None:
         return 2
     train_slices, test_slices = slice_range(args.train_slices), slice_range(args.test_slices)
     name = f"isbi-neurons-{'r18light' if args.profile == 'light' else args.profile}"
@@ -97,9 +96,10 @@ def main(argv=None) -> int:
         "profile": args.profile,
         **evaluated,
     }
-    ex.save_results(results_path, results, summary, device, command, extra, ckpt, loaded)
-    if args.install:
-        ex.install(ckpt)
+    ex.save_results(
+        results_path, results, summary, device, command, extra, ckpt, loaded,
+        install=args.install,
+    )  # fmt: skip
     return 0
 
 

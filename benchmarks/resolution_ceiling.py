@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sstem_fewshot import shared_dir, slice_range, sstem_root  # noqa: E402
+from sstem_fewshot import data_root, slice_range  # noqa: E402
 
 
 def ceiling(labels_planes, crop_size: int, relax: int, strides) -> dict[int, list[float]]:
@@ -68,16 +68,13 @@ def main(argv=None) -> int:
     from napari_iog.data.files import load_isbi2012, load_sstem
 
     if args.data == "isbi":
-        args.slices = args.slices or "20-29"
-        root, load, what = shared_dir() / "data" / "isbi2012", load_isbi2012, "ISBI 2012 neurons"
-        if not root.is_dir():
-            print(f"ISBI 2012 data not found at {root}; set NAPARI_IOG_SHARED.", file=sys.stderr)
-            return 2
+        folder, load, what, test = "isbi2012", load_isbi2012, "ISBI 2012 neurons", "20-29"
     else:
-        args.slices = args.slices or "10-19"
-        root, load, what = sstem_root(), load_sstem, "ssTEM mitochondria"
-        if root is None:
-            return 2
+        folder, load, what, test = "sstem-drosophila-vnc", load_sstem, "ssTEM mitochondria", "10-19"
+    args.slices = args.slices or test
+    root = data_root(folder)
+    if root is None:
+        return 2
     _, labs = load(root, slice_range(args.slices))
     res = ceiling(labs, args.crop_size, args.relax, (1, 2, 4, 8))
     print(f"{what}, slices {args.slices}, crop {args.crop_size}, relax {args.relax}")

@@ -28,13 +28,18 @@ def shared_dir() -> Path:
     return Path(env) if env else (REPO / ".." / "shared").resolve()
 
 
-def sstem_root() -> Path | None:
-    """The ssTEM data folder, or None after saying on stderr how to point at it."""
-    root = shared_dir() / "data" / "sstem-drosophila-vnc"
+def data_root(folder: str) -> Path | None:
+    """``<shared>/data/<folder>``, or None after saying on stderr how to point at it."""
+    root = shared_dir() / "data" / folder
     if root.is_dir():
         return root
-    print(f"ssTEM data not found at {root}; set NAPARI_IOG_SHARED.", file=sys.stderr)
+    print(f"{folder} not found at {root}; set NAPARI_IOG_SHARED.", file=sys.stderr)
     return None
+
+
+def sstem_root() -> Path | None:
+    """The ssTEM data folder (:func:`data_root`)."""
+    return data_root("sstem-drosophila-vnc")
 
 
 def slice_range(spec: str) -> list[int]:
@@ -179,9 +184,10 @@ def main(argv=None) -> int:
         "profile": args.profile,
         **evaluated,
     }
-    ex.save_results(results_path, results, summary, device, command, extra, ckpt, loaded)
-    if args.install:
-        ex.install(ckpt)
+    ex.save_results(
+        results_path, results, summary, device, command, extra, ckpt, loaded,
+        install=args.install,
+    )  # fmt: skip
     return 0
 
 

@@ -390,7 +390,7 @@ def test_evaluate_checkpoint_runs_the_scripts_protocol_and_install_caches_it(
     tmp_path, synth, monkeypatch
 ):
     """experiment.evaluate_checkpoint: IOG + the chosen baselines with every corrective click,
-    the variants with at most 3, a void-band pass, and the results keys; install() puts the
+    the variants with at most 3, a void-band pass, and the results keys; install_checkpoint() puts the
     checkpoint into the weights cache under its stem; parse_baselines names the choices."""
     import argparse
 
@@ -398,7 +398,7 @@ def test_evaluate_checkpoint_runs_the_scripts_protocol_and_install_caches_it(
     from napari_iog.evaluation.experiment import (
         add_training_args,
         evaluate_checkpoint,
-        install,
+        install_checkpoint,
         parse_baselines,
     )
     from napari_iog.models import build_model, get_profile
@@ -429,7 +429,7 @@ def test_evaluate_checkpoint_runs_the_scripts_protocol_and_install_caches_it(
     assert extra["checkpoint"] == "tiny-x.pt" and extra["max_corrective_clicks"] == 4
     assert set(extra["boundary_tolerant"]["1"]) == {"IOG tiny", "box fill"}
     monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
-    dest = install(ckpt)
+    dest = install_checkpoint(ckpt)
     assert user_checkpoints() == {"tiny-x": dest} and dest.read_bytes() == ckpt.read_bytes()
 
 

@@ -222,11 +222,12 @@ def evaluate_checkpoint(
 
 
 def save_results(
-    path, results, summary, device, command, extra, ckpt, loaded, report_only=()
+    path, results, summary, device, command, extra, ckpt, loaded, report_only=(), install=False
 ) -> dict:
     """Write the results JSON (``results[0]`` = IOG headline; names starting with "IOG" are
     variants, the rest baselines), the report folder next to it (plus the ``report_only``
-    results), and (freshly trained checkpoints) the test metrics into the checkpoint."""
+    results), and (freshly trained checkpoints) the test metrics into the checkpoint; then, with
+    ``install``, copy the checkpoint into the weights cache (:func:`install_checkpoint`)."""
     from .report import write_report
 
     main, others = results[0], results[1:]
@@ -240,10 +241,12 @@ def save_results(
         record_test_metrics(ckpt, loaded, data)
     write_report([*results, *report_only], Path(path).with_suffix(""), extra={"command": command})
     print(f"wrote {path}")
+    if install:
+        install_checkpoint(ckpt)
     return data
 
 
-def install(ckpt) -> Path:
+def install_checkpoint(ckpt) -> Path:
     """Copy checkpoint ``ckpt`` into the weights cache as ``<its stem>`` (atomic, format-checked:
     :func:`~napari_iog.models.weights.import_weights`); returns the cached path."""
     from ..models.weights import import_weights
