@@ -20,23 +20,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sstem_fewshot import REPO, build, data_root, resolved  # noqa: E402
 
+from napari_iog.data.layouts import SPACENET_SPLIT_COL as SPLIT_COL  # noqa: E402
+from napari_iog.data.layouts import spacenet_halves  # noqa: E402
 from napari_iog.evaluation.experiment import add_training_args  # noqa: E402
-
-SPLIT_COL = 450
-
-
-def spacenet_halves(root: Path):
-    """``(left image, left labels), (right image, right labels)``; crossing buildings -> 0."""
-    from scipy import ndimage
-
-    from napari_iog.data.files import load_spacenet
-
-    im, lab = load_spacenet(root)
-    lab = lab.copy()
-    for k, sl in enumerate(ndimage.find_objects(lab), start=1):
-        if sl is not None and sl[1].start < SPLIT_COL <= sl[1].stop - 1:
-            lab[lab == k] = 0
-    return (im[:, :SPLIT_COL], lab[:, :SPLIT_COL]), (im[:, SPLIT_COL:], lab[:, SPLIT_COL:])
 
 
 def main(argv=None) -> int:
@@ -50,7 +36,7 @@ def main(argv=None) -> int:
     import torch
 
     from napari_iog.data.datasets import ObjectDataset
-    from napari_iog.data.files import load_isprs
+    from napari_iog.data.layouts import load_isprs
     from napari_iog.evaluation import experiment as ex
     from napari_iog.models.checkpoint import load_model
     from napari_iog.training.steps import resolve_device

@@ -49,7 +49,7 @@ def write_boxes(root: Path, slices: list[int], path: Path):
     """COCO JSON of the true boxes; returns (path, {ann_id: (slice index, instance id)}, labels)."""
     import numpy as np
 
-    from napari_iog.data.files import load_sstem
+    from napari_iog.data.layouts import load_sstem
 
     _, labels = load_sstem(root, slices)
     images, anns, truth = [], [], {}

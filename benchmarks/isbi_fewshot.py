@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     import torch
 
     from napari_iog.data.datasets import ObjectDataset
-    from napari_iog.data.files import load_isbi2012
+    from napari_iog.data.layouts import load_isbi2012
     from napari_iog.evaluation import experiment as ex
     from napari_iog.models.checkpoint import load_model
     from napari_iog.training.steps import resolve_device

@@ -2,10 +2,12 @@
 
 ``predict`` = crop + guidance + encoder + decoder + paste-back + post-processing for one box;
 ``refine`` = one correction click on the same object (decoder only, cached encoder features).
-Random-init weights (speed does not depend on them). Prints a markdown table and writes
-``benchmarks/results/predictor_latency.json``.
+Random-init weights of the profiles (speed does not depend on them), or ``--weights`` (the
+shipped starters: ``--weights iog-em,iog-aerial``). Prints a markdown table; ``--json PATH``
+writes it (never by default).
 
     python benchmarks/predictor_latency.py [--device cpu] [--repeats 5]
+    python benchmarks/predictor_latency.py --weights iog-em,iog-aerial --threads 2
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument(
-        "--json", default=str(ROOT / "benchmarks" / "results" / "predictor_latency.json")
-    )
+    p.add_argument("--json", default=None, help="write the table here as JSON")
+    p.add_argument("--weights", default=None, help="comma-separated weights names/paths to time")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default torch's)")
     args = p.parse_args(argv)
 
     import tifffile
@@ -45,11 +47,20 @@ def main(argv=None) -> int:
     image = tifffile.imread(SHARED / "data" / "sstem-drosophila-vnc" / "raw" / "12.tif")
     prompt = Prompt(BBox(500, 180, 560, 262))  # a mitochondrion of section 12
     click = [Click(530, 200, False)]
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rows = []
-    for name in PROFILES:
-        model = build_model(name)
+    names = args.weights.split(",") if args.weights else PROFILES
+    for name in names:
+        if args.weights:
+            from napari_iog.models.checkpoint import load_model
+
+            loaded = load_model(name)
+            model, pre = loaded.model, loaded.preprocess
+        else:
+            model, pre = build_model(name), get_profile(name)[1]
         for optimize in (False, True):
-            pred = IOGPredictor(model, get_profile(name)[1], device=args.device, optimize=optimize)
+            pred = IOGPredictor(model, pre, device=args.device, optimize=optimize)
             pred.set_image(image)
             pred.predict(prompt), pred.refine(click)  # warm-up
             first, again = [], []
@@ -73,7 +84,8 @@ def main(argv=None) -> int:
             "torch": torch.__version__, "image": "sstem-drosophila-vnc raw/12.tif (1024x1024 uint8)",
             "repeats": args.repeats, "load_avg": os.getloadavg()}  # fmt: skip
     print(f"\n{info}")
-    atomic_write_text(args.json, json.dumps({"info": info, "rows": rows}, indent=1) + "\n")
+    if args.json:
+        atomic_write_text(args.json, json.dumps({"info": info, "rows": rows}, indent=1) + "\n")
     return 0
 
 

@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     ap.add_argument("--crop-size", type=int, default=192)
     ap.add_argument("--relax", type=int, default=20)
     args = ap.parse_args(argv)
-    from napari_iog.data.files import load_isbi2012, load_sstem
+    from napari_iog.data.layouts import load_isbi2012, load_sstem
 
     if args.data == "isbi":
         folder, load, what, test = "isbi2012", load_isbi2012, "ISBI 2012 neurons", "20-29"

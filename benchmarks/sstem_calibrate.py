@@ -25,7 +25,7 @@ from sstem_fewshot import slice_range, sstem_root  # noqa: E402
 def curve_table(loaded, root, ranges: list[str], cfg, device) -> str:
     """Markdown: one row per slice range, mean IoU@3 at each threshold, and the best."""
     from napari_iog.data.datasets import ObjectDataset
-    from napari_iog.data.files import load_sstem
+    from napari_iog.data.layouts import load_sstem
     from napari_iog.training.calibration import THRESHOLDS, threshold_curve
 
     rows = ["| slices | objects | " + " | ".join(f"{t:.2f}" for t in THRESHOLDS) + " | best |"]
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     import torch
 
     from napari_iog.data.datasets import ObjectDataset
-    from napari_iog.data.files import load_sstem
+    from napari_iog.data.layouts import load_sstem
     from napari_iog.models.checkpoint import load_model
     from napari_iog.training import FinetuneConfig
     from napari_iog.training.calibration import describe, fit_threshold, save_fitted

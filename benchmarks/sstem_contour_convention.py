@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     ap.add_argument("--weights", help="also score this checkpoint's first prediction per slice")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
-    from napari_iog.data.files import load_sstem
+    from napari_iog.data.layouts import load_sstem
 
     root = sstem_root()
     if root is None:

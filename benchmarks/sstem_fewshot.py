@@ -18,6 +18,7 @@ import os
 import sys
 from pathlib import Path
 
+from napari_iog.data.layouts import SSTEM_CODES
 from napari_iog.evaluation.experiment import add_training_args
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,23 +69,6 @@ def build(profile: str, overrides=(), seed: int = 0):
     return build_model(mc, seed=seed), pc
 
 
-EXTRA_CODES = {"neurons": (255,), "neurons+glia": (255, 159)}
-
-
-def extra_instances(root: Path, slices, kind: str) -> list:
-    """Instance planes ``[H, W]`` of the other annotated structures of ``slices`` (connected
-    components of ``labels/labelsNNNNNNNN.png`` == 255 neuron profiles, 159 glia)."""
-    import numpy as np
-
-    from napari_iog.data.files import instances_from_binary, read_array
-
-    out = []
-    for s in slices:
-        codes = read_array(root / "labels" / f"labels{int(s):08d}.png")
-        out.append(instances_from_binary(np.isin(codes, EXTRA_CODES[kind])))
-    return out
-
-
 def mixed_split(n_main: int, share: float):
     """``split(dataset, val_fraction, seed)`` for a dataset whose first ``n_main`` objects are the
     target objects and the rest extra ones: validation = the same objects a target-only dataset
@@ -114,7 +98,7 @@ def main(argv=None) -> int:
     ap.add_argument("--test-slices", default="10-19")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument(
-        "--extra-objects", choices=sorted(EXTRA_CODES), default=None,
+        "--extra-objects", choices=sorted(SSTEM_CODES), default=None,
         help="also train on the other annotated structures of the training slices (validation "
         "stays on mitochondria)",
     )  # fmt: skip
@@ -127,7 +111,7 @@ def main(argv=None) -> int:
     import torch
 
     from napari_iog.data.datasets import ObjectDataset
-    from napari_iog.data.files import load_sstem
+    from napari_iog.data.layouts import load_sstem, sstem_structures
     from napari_iog.evaluation import experiment as ex
     from napari_iog.models.checkpoint import load_model
     from napari_iog.training.steps import resolve_device
@@ -148,7 +132,7 @@ def main(argv=None) -> int:
         pre = resolved(args.profile, args.set)[1]
         ims, labs = load_sstem(root, train_slices)
         extra = (
-            extra_instances(root, train_slices, args.extra_objects) if args.extra_objects else []
+            sstem_structures(root, train_slices, args.extra_objects) if args.extra_objects else []
         )
         # extra planes pair the same images with the other structures; their objects come last
         ds = ObjectDataset(ims + ims[: len(extra)], labs + extra, pre, min_area=50)

@@ -8,7 +8,8 @@ import pytest
 from napari_iog.config import PreprocessConfig
 from napari_iog.data.augment import AugmentConfig, random_affine
 from napari_iog.data.datasets import ObjectDataset, collate, split_stack
-from napari_iog.data.files import DataError, as_instances, binarize, load_pairs, load_sstem
+from napari_iog.data.files import DataError, as_instances, binarize, load_pairs
+from napari_iog.data.layouts import load_sstem
 from napari_iog.data.synthetic import blobs
 from tests._shared import require_shared
 
@@ -218,7 +219,7 @@ def test_sstem_slices_give_the_documented_instance_counts():
 
 @pytest.mark.realdata
 def test_isbi2012_slices_give_the_documented_instance_counts():
-    from napari_iog.data.files import load_isbi2012
+    from napari_iog.data.layouts import load_isbi2012
 
     root = require_shared("data", "isbi2012")
     ims, labs = load_isbi2012(root, [0, 29])

@@ -305,7 +305,7 @@ def test_cli_evaluate_writes_the_report(tmp_path, synth, monkeypatch):
 @pytest.mark.realdata
 def test_box_fill_on_real_sstem_mitochondria():
     from napari_iog.config import PreprocessConfig
-    from napari_iog.data.files import load_sstem
+    from napari_iog.data.layouts import load_sstem
     from napari_iog.inference import BoxFillPredictor
 
     root = require_shared("data", "sstem-drosophila-vnc")
@@ -512,8 +512,10 @@ def test_sstem_extra_objects_split_keeps_the_mitochondria_validation(tmp_path):
     codes[5:15, 40:50] = 191  # a mitochondrion: never an extra object
     (tmp_path / "labels").mkdir()
     imsave(tmp_path / "labels" / "labels00000003.png", codes, check_contrast=False)
-    (neurons,) = bench.extra_instances(tmp_path, [3], "neurons")
-    (both,) = bench.extra_instances(tmp_path, [3], "neurons+glia")
+    from napari_iog.data.layouts import sstem_structures
+
+    (neurons,) = sstem_structures(tmp_path, [3], "neurons")
+    (both,) = sstem_structures(tmp_path, [3], "neurons+glia")
     assert neurons.max() == 2 and both.max() == 3 and not neurons[5:15, 40:50].any()
 
     pre = get_profile("iog-tiny-refine")[1]

@@ -207,7 +207,7 @@ def test_real_sstem_slice_boxes_round_trip(tmp_path, tiny_ckpt):
     from tests._shared import require_shared
 
     root = require_shared("data", "sstem-drosophila-vnc")
-    from napari_iog.data.files import load_sstem
+    from napari_iog.data.layouts import load_sstem
 
     _, (lab,) = load_sstem(root, [10])
     rows = ["image,x0,y0,x1,y1,label"]

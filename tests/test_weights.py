@@ -16,6 +16,7 @@ torch = pytest.importorskip("torch")
 from napari_iog.config import PreprocessConfig  # noqa: E402
 from napari_iog.models import build_model  # noqa: E402
 from napari_iog.models import weights as W  # noqa: E402
+from napari_iog.models.catalog import list_weights  # noqa: E402
 from napari_iog.models.checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: E402
 
 
@@ -70,7 +71,7 @@ def test_fetch_from_file_url_then_load(cache, release, monkeypatch):
     assert W.fetch("IOG_TEST", progress=False) == path
     loaded = load_model("IOG_TEST")
     assert loaded.profile == "iog-tiny" and not loaded.model.training
-    rows = {r.name: r for r in W.list_weights()}
+    rows = {r.name: r for r in list_weights()}
     assert rows["IOG_TEST"].cached and rows["IOG_TEST"].path == path
     assert not rows["IOG_PASCAL_SBD"].cached and rows["IOG_PASCAL_SBD"].size == 209_133_432
 
@@ -161,7 +162,7 @@ def test_user_checkpoint_import_list_load(cache, tmp_path):
     )
     target = W.import_weights(ck, "mito-finetuned")
     assert target == cache / "checkpoints" / "mito-finetuned.pt"
-    row = next(r for r in W.list_weights() if r.name == "mito-finetuned")
+    row = next(r for r in list_weights() if r.name == "mito-finetuned")
     assert row.kind == "checkpoint" and row.profile == "iog-tiny" and row.description == "sstem"
     assert load_model("mito-finetuned").meta["data"] == "sstem"
     assert W.verify("mito-finetuned")["status"] == "ok"
@@ -170,7 +171,7 @@ def test_user_checkpoint_import_list_load(cache, tmp_path):
     mc, pre = resolve_profile("cpu-light")
     light = save_checkpoint(tmp_path / "l.pt", build_model(mc), pre)
     W.import_weights(light, "light-finetuned")
-    row = next(r for r in W.list_weights() if r.name == "light-finetuned")
+    row = next(r for r in list_weights() if r.name == "light-finetuned")
     assert row.profile == "cpu-light"  # the few-shot preset, not "custom (resnet18)"
     plain = tmp_path / "plain.pth"
     torch.save(build_model("iog-tiny").state_dict(), plain)

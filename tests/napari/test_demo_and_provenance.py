@@ -17,7 +17,9 @@ def test_demo_opens_sample_and_annotator(qtbot, monkeypatch, capsys):
     from napari_iog._napari.demo import open_demo
     from napari_iog.cli import main
 
-    monkeypatch.setattr(model_choice, "best_available", model_choice.classical_choice)
+    monkeypatch.setattr(
+        model_choice, "best_available", lambda *a, **k: model_choice.classical_choice()
+    )
     viewer, widget = open_demo("em-synthetic", show=False)
     try:
         assert viewer.layers[0].data.shape == (5, 256, 256)

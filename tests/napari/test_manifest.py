@@ -42,7 +42,9 @@ def test_widget_opens_through_manifest(make_napari_viewer, monkeypatch):
     from napari_iog._napari import model_choice
 
     monkeypatch.setattr(model_choice, "weight_choices", lambda: [model_choice.classical_choice()])
-    monkeypatch.setattr(model_choice, "best_available", model_choice.classical_choice)
+    monkeypatch.setattr(
+        model_choice, "best_available", lambda *a, **k: model_choice.classical_choice()
+    )
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((32, 32), np.uint8), name="img")
     dock, widget = viewer.window.add_plugin_dock_widget("napari-iog", "IOG Annotator")

@@ -17,7 +17,14 @@ def test_choices_offer_classical_and_explain_missing_weights(monkeypatch, tmp_pa
     )
     missing = [c for c in choices if c.source and not c.ready]
     assert missing and all("napari-iog weights fetch" in c.hint for c in missing)
-    assert M.best_available().source == M.CLASSICAL  # empty cache: the classical predictor
+    assert M.best_available().source == "iog-em"  # empty cache: the shipped starters
+    assert M.best_available("aerial").source == "iog-aerial"
+    from napari_iog.models import starters
+
+    monkeypatch.setattr(starters, "STARTER_DIR", tmp_path / "broken-install")
+    assert M.best_available().source == M.CLASSICAL  # nothing at all: the classical predictor
+    missing_starters = [c for c in M.weight_choices() if c.source in starters.STARTERS]
+    assert all(not c.ready and "reinstall" in c.hint for c in missing_starters)
 
 
 def test_load_predictor_classical_and_errors(monkeypatch, tmp_path):

@@ -96,7 +96,7 @@ class AnnotatorController(LabelsOps):
             if id(layer) not in self._connected:
                 layer.events.data.connect(self._on_layer_data)
                 self._connected.add(id(layer))
-        L.show_preview(self.viewer, image, (), None)  # create it now, not on the first result
+        L.show_preview(self.viewer, image, (), None, create=True)  # now, not on the first result
         self.points.mode = "add"
         self.viewer.layers.selection.active = self.points
         self._update_next_role()
@@ -223,7 +223,7 @@ class AnnotatorController(LabelsOps):
         self._token += 1
         self.runner.cancel_pending()
         self.session.reset()
-        self.edit_id = None
+        self.edit_id = self.edit_mask = None
         if self.image is not None and self.points is not None:
             L.write_prompt(self.points, self.box, self.image, (), None)
             L.show_preview(self.viewer, self.image, (), None)

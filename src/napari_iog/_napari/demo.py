@@ -1,5 +1,5 @@
 """``napari-iog demo``: a napari viewer with a sample stack and the IOG Annotator docked, using the
-best weights at hand (the first cached IOG weights, else the classical predictor, labelled so)."""
+shipped starter model that matches the sample (``iog-em`` / ``iog-aerial``), or ``weights``."""
 
 from __future__ import annotations
 
@@ -16,21 +16,26 @@ SAMPLES = {
 
 
 def open_demo(
-    sample: str = "em", weights: str | None = None, device: str = "auto", show: bool = True
+    sample: str = "em",
+    weights: str | None = None,
+    device: str = "auto",
+    show: bool = True,
+    viewer=None,
 ):
-    """Open the viewer; returns ``(viewer, widget)``. ``weights``: a registry name or checkpoint
-    path (default: best available). Raises ValueError for an unknown sample name."""
+    """Open the viewer (or fill ``viewer``); returns ``(viewer, widget)``. ``weights``: a weights
+    name or checkpoint path (default: the shipped starter matching the sample). Raises
+    ValueError for an unknown sample name."""
     if sample not in SAMPLES:
         raise ValueError(f"Unknown sample {sample!r}; choose one of {sorted(SAMPLES)}.")
     from napari_iog._napari.widget import AnnotatorWidget
 
-    viewer = napari.Viewer(title="napari-iog demo", show=show)
+    viewer = viewer if viewer is not None else napari.Viewer(title="napari-iog demo", show=show)
     for data, meta, _kind in SAMPLES[sample]():
         viewer.add_image(data, **meta)
     widget = AnnotatorWidget(viewer, autoload=False)
     if weights:
-        widget.weights.addItem(f"IOG: {weights}", weights)
-        widget.weights.setCurrentIndex(widget.weights.count() - 1)
+        widget.model.user_chose = True  # the user's weights, whatever the image
+        widget.model.choose(weights)
     widget.device.setCurrentText(device)
     viewer.window.add_dock_widget(widget, name="IOG Annotator", area="right")
     widget.load_model()

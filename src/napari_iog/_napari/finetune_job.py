@@ -42,10 +42,13 @@ def train_job(
     from napari_iog.data.datasets import ObjectDataset
     from napari_iog.inference import IOGPredictor
     from napari_iog.models.checkpoint import load_model
+    from napari_iog.models.starters import domain_of_weights, weights_domain
     from napari_iog.training import TrainingError, finetune
     from napari_iog.training.presets import start_model
+    from napari_iog.training.start_guard import KEPT_START
 
     model, pre, _ = start_model(weights, profile, cfg.seed)
+    domain = domain_of_weights(weights) if weights else None
     ds = ObjectDataset.from_arrays(image, labels, pre, min_area=cfg.min_area)
     yield ("info", ds.describe())
     if len(ds) == 0:
@@ -55,6 +58,7 @@ def train_job(
         )
     train, val = ds.split(cfg.val_fraction, seed=cfg.seed) if len(ds) >= 4 else (ds, None)
     meta = {
+        "domain": domain,
         "data": {"image_layer": names["image"], "labels_layer": names["labels"]},
         "init": weights or f"random init ({profile})",
         "n_objects": len(ds),
@@ -65,10 +69,12 @@ def train_job(
         yield ev
     if out.exists():
         loaded = load_model(out, device="cpu")
-        yield (
-            "loaded",
-            (IOGPredictor(loaded.model, loaded.preprocess, device="auto"), out, last.kind),
-        )
+        how = last.kind
+        if loaded.meta.get("kept") == KEPT_START:
+            how += " (kept the start weights: training did not beat them on the held-out objects)"
+        pred = IOGPredictor(loaded.model, loaded.preprocess, device="auto")
+        pred.domain = weights_domain(loaded.meta)
+        yield ("loaded", (pred, out, how))
     else:
         yield ("nothing", f"{last.kind}: no checkpoint was written (stopped before epoch 1 ended).")
 

@@ -28,6 +28,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_iog.training.presets import resolve_start
+
 from .finetune_job import default_output, fit_threshold_job, layer_array, train_job
 from .workers import start_worker
 
@@ -49,9 +51,12 @@ class FinetuneWidget(QWidget):
         self.image_combo, self.labels_combo = QComboBox(), QComboBox()
         self.profile_combo = QComboBox()
         self.profile_combo.addItems(profile_names())
-        self.weights_edit = QLineEdit()
-        self.weights_edit.setPlaceholderText("(empty = train from scratch)")
-        self.minutes = QDoubleSpinBox(minimum=0.0, maximum=24 * 60.0, value=10.0, suffix=" min")
+        self.weights_edit = QLineEdit("auto")
+        self.weights_edit.setPlaceholderText("(empty = train the profile from scratch)")
+        self.weights_edit.setToolTip("auto: the shipped starter matching the image (iog-em: grey "
+                                     "EM, iog-aerial: colour); a name or file; empty: from scratch. "
+                                     "The start is kept if training does not beat it.")  # fmt: skip
+        self.minutes = QDoubleSpinBox(minimum=0.0, maximum=24 * 60.0, value=2.0, suffix=" min")
         self.epochs = QSpinBox(minimum=1, maximum=100_000, value=200)
         self.samples = QSpinBox(minimum=2, maximum=100_000, value=128)
         self.batch = QSpinBox(minimum=2, maximum=256, value=8)
@@ -60,8 +65,7 @@ class FinetuneWidget(QWidget):
         self.freeze = QCheckBox("freeze backbone")
         self.topdown = QCheckBox("no 'up' in these images (EM, microscopy, aerial)")
         self.topdown.setChecked(True)
-        self.topdown.setToolTip("Augment with any rotation angle, vertical flips and +-10 % "
-                                "contrast (the paper: +-20 deg, horizontal flips only)")  # fmt: skip
+        self.topdown.setToolTip("Any rotation, vertical flips, +-10 % contrast (paper: +-20 deg)")
         self.calibrate = QCheckBox("fit the mask threshold after training")
         self.calibrate.setChecked(True)
         self.calibrate.setToolTip("After training, cut the network's probabilities where the "
@@ -167,7 +171,7 @@ class FinetuneWidget(QWidget):
             cfg,
             out,
             self._cancel,
-            self.weights_edit.text().strip() or None,
+            resolve_start(self.weights_edit.text(), img, image.rgb, image.metadata),
             names,
             on_yielded=self._on_event,
             on_error=self._on_error,
@@ -251,7 +255,7 @@ class FinetuneWidget(QWidget):
                     else "open the IOG Annotator to use it"
                 )
                 if annot is not None:
-                    annot.set_predictor(predictor, f"IOG fine-tuned {Path(path).name}")
+                    annot.use_checkpoint(predictor, Path(path))
                 self.state = "cancelled" if how == "cancelled" else "done"
                 show_info(f"Fine-tuning {how}: checkpoint {path} ({where}).")
                 extra = f" {self.calibration}." if self.calibration else ""

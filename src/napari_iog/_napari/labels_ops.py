@@ -18,10 +18,38 @@ from napari_iog._napari.commit import (
     make_labels_layer,
     next_id,
 )
-from napari_iog._napari.provenance import record_commit
+from napari_iog._napari.provenance import record_commit, records
 from napari_iog.inference.session import prompt_from_mask
+from napari_iog.structures import Prompt
 
 NEW_LABELS = "<new labels layer>"
+EDIT_IOU = 0.5  # an edit that keeps less of the committed mask than this asks first
+
+
+def stored_prompt(labels: Labels, value: int, leading, mask: np.ndarray) -> Prompt | None:
+    """The prompt (box, inside click, correction clicks) of the latest provenance record of
+    object ``value`` on slice ``leading``, if the object (``mask``, bool ``[H, W]``) is still
+    there: its inside click (else its box centre) lies on the mask. None otherwise (painted by
+    hand, or moved since)."""
+    for rec in reversed(records(labels)):
+        if rec.get("value") != value or rec.get("semantic") or not rec.get("prompt"):
+            continue
+        if list(rec.get("slice", [])) != [int(v) for v in leading]:
+            continue
+        try:
+            prompt = Prompt.from_dict(rec["prompt"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        b = prompt.box
+        r, c = (
+            (prompt.inside.row, prompt.inside.col)
+            if prompt.inside is not None
+            else ((b.row0 + b.row1) / 2, (b.col0 + b.col1) / 2)
+        )
+        r, c = int(round(r)), int(round(c))
+        inside = 0 <= r < mask.shape[0] and 0 <= c < mask.shape[1] and bool(mask[r, c])
+        return prompt if inside else None
+    return None
 
 
 class LabelsOps:
@@ -56,10 +84,27 @@ class LabelsOps:
             labels = self.target_labels()
             check_labels(labels, self.image)
             value = self._commit_value(labels)
+            if not self._edit_confirmed(result):
+                return None
             n = commit_result(labels, self.leading, result, value, self.mode, self.edit_id)
         except (CommitError, ValueError) as err:
             show_warning(str(err))
             return None
+        if (
+            n == 0 and not self.edit_id
+        ):  # keep mode over labelled pixels: nothing written, no provenance, no new id
+            show_warning(
+                f"Nothing was committed: every pixel of this mask already belongs to another "
+                f"object of '{labels.name}' and the commit mode '{self.mode}' keeps them. Switch "
+                "the mode to 'overwrite', or edit the existing object (its id)."
+            )
+            return None
+        if self.mode == "keep" and not self.edit_id and n < 0.5 * result.area:
+            show_warning(
+                f"Only {n} of the mask's {result.area} px were free: the rest already belongs to "
+                "other objects and was kept ('keep' mode). Undo (Ctrl+Z) and use 'overwrite' if "
+                "this object should win."
+            )
         kind = "edit" if self.edit_id else "commit"
         record_commit(
             labels,
@@ -81,6 +126,24 @@ class LabelsOps:
         self.clear()
         self.viewer.layers.selection.active = self.points
         return value
+
+    def _edit_confirmed(self, result) -> bool:
+        """Editing: a mask that agrees with the object's committed mask by IoU < ``EDIT_IOU``
+        is written only on a second Commit (the first one says so)."""
+        old = getattr(self, "edit_mask", None)
+        if not self.edit_id or old is None or getattr(self, "_edit_ok", False):
+            return True
+        (wr, wc) = result.window
+        inter = int(np.count_nonzero(old[wr, wc] & result.mask))
+        iou = inter / max(int(old.sum()) + int(result.area) - inter, 1)
+        if iou >= EDIT_IOU:
+            return True
+        self._edit_ok = True
+        show_warning(
+            f"The edited mask agrees with the committed id {self.edit_id} only by IoU {iou:.2f}. "
+            "Commit again to replace it, or correct with clicks (Shift+Z undoes a click)."
+        )
+        return False
 
     def _commit_value(self, labels: Labels) -> int:
         if self.edit_id:
@@ -129,9 +192,14 @@ class LabelsOps:
         self.clear()
         self.leading = leading
         self.edit_id = int(label_id)
-        prompt = prompt_from_mask(mask, margin=5)
+        prompt = stored_prompt(labels, int(label_id), leading, mask)
+        how = "its stored prompt and clicks" if prompt is not None else "its mask"
+        prompt = prompt or prompt_from_mask(mask, margin=5)
+        self.edit_mask, self._edit_ok = mask, False
         L.write_prompt(self.points, self.box, self.image, leading, prompt)
         self._update_next_role()
-        self._status(f"Editing id {label_id}: correct with clicks, commit replaces that id only.")
+        self._status(
+            f"Editing id {label_id} from {how}: correct with clicks, commit replaces that id only."
+        )
         self.update()
         return True

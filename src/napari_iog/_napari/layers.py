@@ -245,9 +245,10 @@ def next_role(placed: list[PlacedPoint], has_rect: bool, polarity_positive: bool
     return "positive" if polarity_positive else "negative"
 
 
-def show_preview(viewer, image: Image, leading, result) -> Labels:
+def show_preview(viewer, image: Image, leading, result, create: bool = False) -> Labels | None:
     """Show a MaskResult in the preview layer: only its window (cheap for huge images), placed
-    on slice ``leading`` with the image's scale/translate. ``result=None`` empties it."""
+    on slice ``leading`` with the image's scale/translate. ``result=None`` empties it (and makes
+    it for ``image`` only with ``create``)."""
     ndim = image.ndim
     if result is None:
         data = np.zeros((1,) * ndim, dtype=np.uint8)
@@ -258,6 +259,10 @@ def show_preview(viewer, image: Image, leading, result) -> Labels:
     scale = np.asarray(image.scale, dtype=float)
     translate = np.asarray(image.translate, dtype=float) + scale * np.asarray(origin, dtype=float)
     layer = _layer(viewer, PREVIEW_NAME, Labels)
+    if result is None and not create and (layer is None or layer.ndim != ndim):
+        if layer is not None:  # nothing to show: never add a layer just to empty it (this may
+            viewer.layers.remove(layer)  # run inside a layer-list event, e.g. viewer.close())
+        return None
     if layer is None or layer.ndim != ndim:
         if layer is not None:
             viewer.layers.remove(layer)

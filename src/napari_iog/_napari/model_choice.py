@@ -37,18 +37,26 @@ def weight_choices() -> list[WeightsChoice]:
     """IOG weights known on this machine (cached first), then the classical fallback."""
     out = []
     try:
-        from napari_iog.models.weights import list_weights
+        from napari_iog.models.catalog import list_weights
 
         rows = list_weights()
     except Exception as err:  # noqa: BLE001 - a broken registry must not break the widget
         rows = []
         out.append(WeightsChoice(f"(weights registry unavailable: {err})", "", False))
-    for w in sorted(rows, key=lambda w: (not w.cached, w.kind != "checkpoint", w.name)):
-        tag = (
-            "fine-tuned" if w.kind == "checkpoint" else ("cached" if w.cached else "not downloaded")
-        )
+    from napari_iog.models.starters import STARTERS
+
+    order = {"starter": 0, "checkpoint": 1, "registry": 2}
+    for w in sorted(rows, key=lambda w: (not w.cached, order.get(w.kind, 3))):
+        tag = {"checkpoint": "fine-tuned"}.get(w.kind, "cached" if w.cached else "not downloaded")
         hint = w.description or ""
-        if not w.cached:
+        if w.kind == "starter":  # "EM starter, mIoU@3 0.91 on <test set>"
+            tag = f"{STARTERS[w.name].domain.upper()} starter"
+            if not w.cached:
+                tag += ", missing"
+                hint = f"{w.name} is missing from this installation: reinstall napari-iog."
+            elif "; " in hint:
+                tag += ", " + hint.rsplit("; ", 1)[1]
+        elif not w.cached:
             hint = (
                 f"{w.name} is not on this machine. Run `napari-iog weights fetch {w.name}` "
                 "(online), or `napari-iog weights import FILE` for a file you copied; or use "
@@ -59,12 +67,18 @@ def weight_choices() -> list[WeightsChoice]:
     return out
 
 
-def best_available() -> WeightsChoice:
-    """The choice to preselect: the first cached IOG weights, else the classical predictor."""
-    for c in weight_choices():
-        if c.ready and c.source:
-            return c
-    return classical_choice()
+def best_available(domain: str | None = None, choices=None) -> WeightsChoice:
+    """The choice to preselect: the shipped starter of ``domain`` ("em" / "aerial", see
+    ``models.starters.image_domain``) when present, else the first ready IOG weights, else the
+    classical predictor. ``choices``: a :func:`weight_choices` list already built."""
+    from napari_iog.models.starters import starter_for
+
+    choices = weight_choices() if choices is None else choices
+    ready = [c for c in choices if c.ready and c.source and c.source != CLASSICAL]
+    if domain is not None:
+        want = starter_for(domain)
+        ready = sorted(ready, key=lambda c: c.source != want)
+    return ready[0] if ready else classical_choice()
 
 
 def load_predictor(source: str, device: str = "auto", tta: bool = False):

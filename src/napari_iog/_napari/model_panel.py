@@ -21,6 +21,19 @@ from napari_iog._napari.qt_helpers import button, spin
 from napari_iog._napari.workers import start_worker
 
 
+class _WeightsCombo(QComboBox):
+    """The weights picker: re-reads what is on disk each time it opens (a checkpoint written
+    by the CLI or the fine-tuning widget appears without reopening the annotator)."""
+
+    def __init__(self, on_open):
+        super().__init__()
+        self._on_open = on_open
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt override
+        self._on_open()
+        super().showPopup()
+
+
 class ModelPanel(QGroupBox):
     """``on_status(text)``; ``on_loaded(predictor, name)`` runs on the main thread;
     ``on_threshold(value)`` when the user changes the mask threshold."""
@@ -31,14 +44,16 @@ class ModelPanel(QGroupBox):
         self._on_loaded = on_loaded
         self._load_token = 0
         self._loader = None
+        self.user_chose = False  # the user picked weights: image changes no longer re-pick
+        self.loaded_label: str | None = None  # the weights of the predictor in use
         form = QFormLayout(self)
-        self.weights = QComboBox()
-        self._choices = M.weight_choices()
-        for c in self._choices:
-            self.weights.addItem(c.label, c.source)
-        best = M.best_available()
-        self.weights.setCurrentIndex(max(self.weights.findData(best.source), 0))
+        self.info = QLabel("")
+        self.info.setWordWrap(True)
+        self.weights = _WeightsCombo(self.refresh_choices)
+        self._choices: list[M.WeightsChoice] = []
+        self.refresh_choices()
         self.weights.currentIndexChanged.connect(self._on_weights_changed)
+        self.weights.activated.connect(self._on_user_pick)
         self.device = QComboBox()
         self.device.addItems(list(M.DEVICES))
         row = QHBoxLayout()
@@ -67,13 +82,61 @@ class ModelPanel(QGroupBox):
         if on_threshold is not None:
             self.threshold.valueChanged.connect(on_threshold)
         form.addRow("Mask threshold", self.threshold)
-        self.info = QLabel("")
-        self.info.setWordWrap(True)
         form.addRow(self.info)
         self._on_weights_changed()
 
+    def refresh_choices(self, domain: str | None = None) -> None:
+        """Rebuild the picker from what is on disk now (new checkpoints appear), keeping the
+        current selection, or preselecting the best weights for ``domain`` if there is none."""
+        current = self.weights.currentData()
+        self._choices = M.weight_choices()
+        self.weights.blockSignals(True)
+        self.weights.clear()
+        for c in self._choices:
+            self.weights.addItem(c.label, c.source)
+        self.weights.blockSignals(False)
+        if current:
+            self.choose(current)
+        else:
+            self.choose(M.best_available(domain, self._choices).source)
+
+    def choose(self, source: str) -> None:
+        """Select ``source`` (a name, a path or ``classical``), adding it when not listed."""
+        idx = self.weights.findData(source)
+        if idx < 0:
+            self._choices.append(M.WeightsChoice(f"IOG: {source}", source, True, ""))
+            self.weights.addItem(f"IOG: {source}", source)
+            idx = self.weights.count() - 1
+        self.weights.setCurrentIndex(idx)
+        self._on_weights_changed()
+
+    def match_image(self, layer, in_use: str | None) -> str | None:
+        """Preselect (and, once a model is in use, load) the starter of the domain of image
+        ``layer`` while the user has not picked weights; else the warning to show when the
+        model in use (domain ``in_use``) is for the other domain, naming the matching model."""
+        from napari_iog.models.starters import image_domain, starter_for
+
+        domain = image_domain(layer.data, layer.rgb, layer.metadata)
+        if not self.user_chose:
+            best = M.best_available(domain, self._choices).source
+            if best != self.weights.currentData():
+                self.choose(best)
+                if self.loaded_label is not None:  # a model is in use: switch it too
+                    self.load_model()
+            return None
+        if in_use in (None, domain):
+            return None
+        return (
+            f"The model in use was trained on {in_use.upper()} images, but {layer.name!r} looks "
+            f"like {domain.upper()}: pick '{starter_for(domain)}' in the Model section."
+        )
+
+    def _on_user_pick(self, *_) -> None:
+        self.user_chose = True
+
     def _on_weights_changed(self, *_):
-        c = self._choices[self.weights.currentIndex()] if self._choices else None
+        i = self.weights.currentIndex()
+        c = self._choices[i] if 0 <= i < len(self._choices) else None
         self.info.setText("" if c is None else c.hint)
 
     def _on_tta_toggled(self, *_) -> None:
@@ -87,9 +150,8 @@ class ModelPanel(QGroupBox):
             self, "IOG weights", "", "Weights (*.pth *.pt *.ckpt)"
         )
         if path:
-            self.weights.addItem(f"IOG: local file {path}", path)
-            self._choices.append(M.WeightsChoice(path, path, True, ""))
-            self.weights.setCurrentIndex(self.weights.count() - 1)
+            self.user_chose = True
+            self.choose(path)
             self.load_model()
 
     def load_model(self, threshold: float | None = None) -> None:
@@ -104,11 +166,16 @@ class ModelPanel(QGroupBox):
             if token == self._load_token:
                 if threshold is not None:
                     out[0].mask_threshold = threshold
+                self.loaded_label = self.weights.itemText(self.weights.findData(source))
                 self._on_loaded(*out)
 
         def failed(err):
             show_warning(f"Could not load the weights: {err}")
-            self._set_status("No model loaded: pick other weights or the classical predictor.")
+            if self.loaded_label is None:
+                self._set_status("No model loaded: pick other weights or the classical predictor.")
+            else:  # the previous predictor keeps working: say which, and show it in the picker
+                self._set_status(f"Still using {self.loaded_label} (the new weights failed).")
+                self.weights.setCurrentIndex(max(self.weights.findText(self.loaded_label), 0))
 
         self._loader = start_worker(
             M.load_predictor,

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from napari.layers import Image, Labels
@@ -67,8 +68,9 @@ class AnnotatorWidget(QWidget):
         lay.addStretch(1)
         for ev in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             ev.connect(self._refresh_layers)
+        self._warned: set = set()
         self._refresh_layers()
-        if autoload:
+        if autoload and self.model.loaded_label is None:
             self.model.load_model()
 
     # --------------------------------------------------------------- build
@@ -183,8 +185,17 @@ class AnnotatorWidget(QWidget):
     def _on_image_changed(self, name: str) -> None:
         layer = self.viewer.layers[name] if name in self.viewer.layers else None
         self.ctl.set_image(layer if isinstance(layer, Image) else None)
+        if isinstance(layer, Image):
+            self._match_model(layer)
         if self.ctl.points is not None:
             K.bind_all(self.viewer, [self.ctl.points, self.ctl.box], self._handlers())
+
+    def _match_model(self, layer) -> None:
+        """The starter of the image's domain, or a warning that the model in use is not for it."""
+        msg = self.model.match_image(layer, getattr(self.ctl.session.predictor, "domain", None))
+        if msg and (layer.name, msg) not in self._warned:
+            self._warned.add((layer.name, msg))
+            show_warning(msg)
 
     def _handlers(self) -> dict:
         c = self.ctl
@@ -255,6 +266,15 @@ class AnnotatorWidget(QWidget):
 
     def load_model(self) -> None:
         self.model.load_model()
+
+    def use_checkpoint(self, predictor, path) -> None:
+        """Use a freshly fine-tuned ``predictor`` and name its checkpoint ``path`` in the picker
+        (the picker never names other weights than the ones in use)."""
+        self.model.user_chose = True
+        self.model.refresh_choices()
+        self.model.choose(str(path))
+        self.model.loaded_label = self.weights.currentText()
+        self.set_predictor(predictor, f"IOG fine-tuned {Path(path).name}")
 
     def set_predictor(self, predictor, name: str | None = None) -> None:
         """Use ``predictor`` (tests, scripts); a weights load still in flight is ignored."""

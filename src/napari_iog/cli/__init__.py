@@ -42,6 +42,14 @@ def load_pairs_of(args):
     return load_pairs(args.images, args.labels, mode=args.label_mode, value=args.label_value)
 
 
+def pair_inputs(args) -> list:
+    """Resolved input files of :func:`pairs_options`' arguments (for ``pathguard``)."""
+    from ..data.files import IMAGE_SUFFIXES
+    from ..pathguard import expand_inputs
+
+    return expand_inputs([*args.images, *args.labels], suffixes=IMAGE_SUFFIXES)
+
+
 def threshold_option(parser) -> None:
     """Add ``--threshold P`` (IOG mask threshold, checked to be in (0, 1) when parsed)."""
 

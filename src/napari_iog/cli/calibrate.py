@@ -12,8 +12,6 @@ not changed. Needs at least 10 objects. Fine-tuning does this by itself on its v
 
 from __future__ import annotations
 
-from pathlib import Path
-
 
 def register(subparsers) -> None:
     from . import pairs_options
@@ -34,21 +32,20 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..cli import CLIError, load_pairs_of
+    from ..cli import CLIError, load_pairs_of, pair_inputs
     from ..data.datasets import ObjectDataset
     from ..models.checkpoint import load_model, resolve_source
+    from ..pathguard import check_output, expand_inputs
     from ..training import FinetuneConfig
     from ..training.calibration import MIN_OBJECTS, describe, fit_threshold, save_fitted
     from ..training.steps import resolve_device
+    from .guards import CHECKPOINT_SUFFIXES
 
-    out = Path(args.out)
-    if out.suffix.lower() not in (".pt", ".pth", ".ckpt"):
-        raise CLIError(f"--out {args.out!r}: give a .pt file name.")
     if args.max_objects < MIN_OBJECTS:
         raise CLIError(f"--max-objects must be >= {MIN_OBJECTS}, got {args.max_objects}.")
     source = resolve_source(args.weights)
-    if out.resolve() == Path(source).resolve():
-        raise CLIError("--out must differ from --weights: the input weights stay as they are.")
+    inputs = pair_inputs(args) + expand_inputs([source])  # the input weights stay as they are
+    out = check_output(args.out, inputs, suffixes=CHECKPOINT_SUFFIXES)
     images, labels = load_pairs_of(args)
     device = resolve_device(args.device)
     loaded = load_model(args.weights, device=str(device))

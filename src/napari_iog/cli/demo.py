@@ -4,6 +4,11 @@ open napari with a sample and the IOG Annotator docked (needs a display and a Qt
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from collections.abc import Mapping
+
+_HEADLESS_QPA = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb")
 
 
 def register(subparsers) -> None:
@@ -25,7 +30,30 @@ def register(subparsers) -> None:
     p.set_defaults(func=_demo)
 
 
+def display_problem(
+    env: Mapping[str, str] | None = None, platform: str | None = None
+) -> str | None:
+    """Why Qt could not open a window here, or None. On Linux a window needs ``DISPLAY`` (X11) or
+    ``WAYLAND_DISPLAY``, unless ``QT_QPA_PLATFORM`` picks a platform that needs none (offscreen);
+    without one, Qt aborts the process (SIGABRT) before any Python error could be shown."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if not platform.startswith("linux"):
+        return None
+    qpa = env.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if qpa in _HEADLESS_QPA or env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "The demo opens a napari window, and this machine has no display (DISPLAY and "
+        "WAYLAND_DISPLAY are not set). Run it on a desktop session, over `ssh -X`, or in a "
+        "virtual display: `xvfb-run -a napari-iog demo`."
+    )
+
+
 def _demo(args) -> int:
+    problem = display_problem()
+    if problem is not None:  # before Qt is imported: Qt would abort with SIGABRT, unexplained
+        raise ValueError(problem)
     try:
         from napari_iog._napari.demo import open_demo, run
     except ImportError as err:  # no Qt binding / napari

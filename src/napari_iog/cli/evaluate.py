@@ -13,6 +13,8 @@ from __future__ import annotations
 import shlex
 import sys
 
+REPORT_FILES = ("report.json", "per_object.csv", "iou_vs_clicks.png")
+
 
 def register(subparsers) -> None:
     from . import pairs_options, threshold_option
@@ -22,7 +24,9 @@ def register(subparsers) -> None:
         help="simulated-click evaluation (mIoU@k, NoC@85/90) with baselines",
         description="Evaluate IOG weights with simulated clicks on (image, instance labels) pairs.",
     )
-    p.add_argument("--weights", required=True, help="checkpoint, official .pth or registry name")
+    p.add_argument("--weights", default="auto",
+                   help="checkpoint, official .pth or weights name; auto (default): the shipped "
+                   "starter matching the first image")  # fmt: skip
     pairs_options(p)
     p.add_argument("--report", required=True, help="output folder")
     p.add_argument(
@@ -55,6 +59,7 @@ def register(subparsers) -> None:
         help="comma-separated subset of 'box fill,random walker,grabcut' or 'none'",
     )
     p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--tta", action="store_true",
                    help="average over the 4 mirror images of the crop (4x slower, a bit more accurate)")  # fmt: skip
     threshold_option(p)
@@ -63,17 +68,33 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..cli import CLIError, load_pairs_of
+    from ..cli import CLIError, load_pairs_of, pair_inputs
     from ..evaluation.experiment import baseline_predictors, parse_baselines
     from ..evaluation.protocol import EvalConfig, EvalResult, evaluate
     from ..evaluation.report import write_report
     from ..inference import IOGPredictor
+    from ..models.starters import resolve_weights
+    from ..pathguard import check_output_dir, expand_inputs
 
     if args.max_clicks < 0:
         raise CLIError(f"--max-clicks must be >= 0, got {args.max_clicks}.")
     if args.void_band < 0:
         raise CLIError(f"--void-band must be >= 0 px, got {args.void_band}.")
+    if not 0 < args.stop_iou <= 1:  # NaN fails too
+        raise CLIError(f"--stop-iou must be in (0, 1] (1 = never stop early), got {args.stop_iou}.")
+    if args.min_area < 1:
+        raise CLIError(f"--min-area must be >= 1 px, got {args.min_area}.")
+    if args.threads is not None and args.threads < 1:
+        raise CLIError(f"--threads must be >= 1, got {args.threads}.")
+    inputs = pair_inputs(args) + expand_inputs([args.weights])
+    check_output_dir(args.report, inputs, names=REPORT_FILES)  # before the (long) evaluation
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     images, labels = load_pairs_of(args)
+    args.weights = resolve_weights(args.weights, images[0] if images else None)
+    print(f"napari-iog evaluate: weights {args.weights}")
     iog = IOGPredictor.from_weights(args.weights, device=args.device, tta=args.tta)
     if args.threshold is not None:
         iog.mask_threshold = args.threshold

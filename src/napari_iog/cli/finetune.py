@@ -30,8 +30,11 @@ def register(subparsers) -> None:
         "--profile", default="cpu-light", help="model profile or preset (default cpu-light)"
     )
     p.add_argument(
-        "--weights", default=None, help="start from these weights instead of random init"
-    )
+        "--weights", default="auto",
+        help="start weights: 'auto' (default) = the shipped starter matching the images (iog-em "
+        "for grey EM/microscopy, iog-aerial for colour); a weights name or file; 'none' = random "
+        "init of --profile. The start is kept when training does not beat it on held-out objects",
+    )  # fmt: skip
     p.add_argument("--out", required=True, help="checkpoint to write (.pt)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--samples-per-epoch", type=int, default=256)
@@ -55,20 +58,25 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _model(args):
-    from ..training.presets import start_model
+def _model(args, images):
+    from ..training.presets import resolve_start, start_model
 
-    return start_model(args.weights, args.profile, args.seed)
+    weights = resolve_start(args.weights, images[0] if images else None)
+    return start_model(weights, args.profile, args.seed)
 
 
 def run(args) -> int:
     from ..data.datasets import ObjectDataset
+    from ..models.starters import domain_of_weights
     from ..training import FinetuneConfig, TrainingError, run_finetune
     from ..training.config import augment_kwargs
     from . import load_pairs_of
+    from .guards import check_finetune_args
 
+    check_finetune_args(args)  # numbers and the --out path, before any work
     images, labels = load_pairs_of(args)
-    model, pre, init = _model(args)
+    model, pre, init = _model(args, images)
+    print(f"napari-iog finetune: starting from {init}")
     ds = ObjectDataset(images, labels, pre, min_area=args.min_area, label_mode="instances")
     print(f"napari-iog finetune: {ds.describe()}")
     if len(ds) == 0:
@@ -99,6 +107,7 @@ def run(args) -> int:
     meta = {
         "data": {"images": [str(p) for p in args.images], "labels": [str(p) for p in args.labels]},
         "init": init,
+        "domain": domain_of_weights(init) if init and not init.startswith("random") else None,
         "profile": args.profile,
         "n_objects": len(ds),
         "n_skipped_small": ds.n_skipped_small,

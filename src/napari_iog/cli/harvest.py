@@ -87,6 +87,7 @@ def run(args) -> int:
         threshold=args.threshold,
     )
     plan = load_boxes(args.boxes)
+    check_paths(args, plan)
     events = iter_harvest(
         plan, config, args.images, args.out, scheduler=args.scheduler, n_workers=args.workers
     )
@@ -100,6 +101,29 @@ def run(args) -> int:
         return 130
     print(summary.format())
     return 0 if summary.ok else 1
+
+
+def check_paths(args, plan) -> None:
+    """Refuse, before any work, a ``--out`` (or the summary / label files it implies) that is the
+    box file, one of the plan's images or the weights, or that cannot be written."""
+    from pathlib import Path
+
+    from napari_iog.harvest.store import ResultStore
+    from napari_iog.pathguard import PathGuardError, check_output, expand_inputs, overwritten_inputs
+
+    names = [Path(args.images) / t.file_name for t in plan.images]
+    inputs = expand_inputs([args.boxes, args.weights, *names])  # the ones that exist
+    out = check_output(args.out, inputs, suffixes=(".json",))
+    store = ResultStore(out)
+    summary = out.with_name(out.stem + "_summary.json")
+    check_output(summary, inputs, suffixes=(".json",), flag=f"--out (its summary {summary.name})")
+    labels = [store.label_path(t) for t in plan.images] if args.labels else []
+    clash = overwritten_inputs(labels, inputs)
+    if clash:
+        raise PathGuardError(
+            f"--labels would write {str(clash[0][0])!r} over the input {str(clash[0][1])!r}; "
+            "put --out in another folder (label files go to <out>_labels/)."
+        )
 
 
 def _drive(events, show: bool):

@@ -32,8 +32,10 @@ def register(subparsers) -> None:
                    help="inside click (default: the centre-most point of the box)")  # fmt: skip
     p.add_argument("--click", nargs=3, action="append", default=[], metavar=("R", "C", "SIGN"),
                    help="correction click, SIGN + (object) or - (background); repeatable")  # fmt: skip
-    p.add_argument("--weights", required=True,
-                   help="checkpoint file, official .pth, or a name from `napari-iog weights list`")  # fmt: skip
+    p.add_argument("--weights", default="auto",
+                   help="checkpoint file, official .pth, or a name from `napari-iog weights list`; "
+                   "auto (default): the shipped starter matching the image (iog-em for grey, "
+                   "iog-aerial for colour)")  # fmt: skip
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
     p.add_argument("--tta", action="store_true",
                    help="average over the 4 mirror images of the crop (4x slower, a bit more accurate)")  # fmt: skip
@@ -48,6 +50,8 @@ def register(subparsers) -> None:
 def read_image(path) -> np.ndarray:
     """Read an image file to a numpy array (tifffile for TIFF, scikit-image otherwise)."""
     path = Path(path)
+    if path.is_dir():
+        raise CLIError(f"--image {str(path)!r} is a folder; give one image file.")
     if not path.is_file():
         raise CLIError(f"Image {str(path)!r} does not exist; give an image file with --image.")
     try:
@@ -122,17 +126,20 @@ def write_mask(path, mask: np.ndarray, value: int = 255) -> Path:
 
 def run(args) -> int:
     from napari_iog.inference import IOGPredictor
+    from napari_iog.models.starters import resolve_weights
+    from napari_iog.pathguard import check_output, expand_inputs
     from napari_iog.structures import BBox, Click, Prompt
 
     clicks = parse_clicks(args.click)
-    if Path(args.out).suffix.lower() not in _OUT_SUFFIXES:  # fail before the slow part
-        raise CLIError(f"--out {args.out!r}: use a .tif, .tiff or .png file name.")
+    # fail before the slow part; the image (and weights) are never overwritten
+    check_output(args.out, expand_inputs([args.image, args.weights]), suffixes=_OUT_SUFFIXES)
     plane = select_plane(read_image(args.image), args.slice)
     box = BBox(*args.box)
     box.validate(plane.shape[:2])
     inside = None if args.inside is None else Click(args.inside[0], args.inside[1], True)
     t0 = time.perf_counter()
-    predictor = IOGPredictor.from_weights(args.weights, device=args.device, tta=args.tta)
+    weights = resolve_weights(args.weights, plane)
+    predictor = IOGPredictor.from_weights(weights, device=args.device, tta=args.tta)
     if args.threshold is not None:
         predictor.mask_threshold = args.threshold
     t1 = time.perf_counter()
@@ -144,6 +151,6 @@ def run(args) -> int:
     h, w = mask.shape
     print(
         f"{out}: {h}x{w} uint8 mask, area {result.area} px ({100 * result.area / (h * w):.2f}%), "
-        f"load {t1 - t0:.2f} s, predict {t2 - t1:.2f} s on {predictor.device}"
+        f"weights {weights}, load {t1 - t0:.2f} s, predict {t2 - t1:.2f} s on {predictor.device}"
     )
     return 0

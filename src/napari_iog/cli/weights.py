@@ -30,7 +30,8 @@ def _size(n) -> str:
 
 
 def _list(args) -> int:
-    from napari_iog.models.weights import cache_dir, list_weights
+    from napari_iog.models.catalog import list_weights
+    from napari_iog.models.weights import cache_dir
 
     rows = list_weights()
     print(f"cache: {cache_dir()}")

@@ -40,6 +40,14 @@ class AugmentConfig:
     def off(cls) -> AugmentConfig:
         return cls(flip=False, vflip=False, scale=(1.0, 1.0), rotate=0.0, intensity=0.0)
 
+    @classmethod
+    def of(cls, cfg) -> AugmentConfig:
+        """The augmentation of a ``FinetuneConfig`` (``off()`` when ``cfg.augment`` is False)."""
+        if not cfg.augment:
+            return cls.off()
+        return cls(vflip=cfg.vflip, scale=tuple(cfg.scale), rotate=cfg.rotate,
+                   intensity=cfg.intensity, elastic=cfg.elastic)  # fmt: skip
+
     @property
     def is_identity(self) -> bool:
         return self == AugmentConfig.off()

@@ -63,6 +63,17 @@ def split_stack(image, labels, rgb: bool | None = None) -> tuple[list, list]:
     return [image[z] for z in keep], [labels[z] for z in keep]
 
 
+MIN_SIDE = 3  # px: objects (and augmented samples) thinner than this are not used
+
+
+def _min_side(mask: np.ndarray) -> int:
+    """The shorter side (px) of the tight box of the nonzero pixels of a 2D mask (0 if empty)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return 0
+    return int(min(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
+
+
 class ObjectDataset:
     """Objects of paired planes. ``images`` / ``labels``: lists of 2D planes (see module doc)."""
 
@@ -106,7 +117,8 @@ class ObjectDataset:
             for k, sl in enumerate(ndimage.find_objects(lab), start=1):
                 if sl is None:
                     continue
-                if areas[k] < self.min_area:
+                thin = min(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start) < MIN_SIDE
+                if areas[k] < self.min_area or thin:  # a 1-px line has no inside to click
                     self.n_skipped_small += 1
                     continue
                 box = (sl[0].start, sl[1].start, sl[0].stop - 1, sl[1].stop - 1)
@@ -120,7 +132,7 @@ class ObjectDataset:
         n_border = sum(o.touches_border for o in self.objects)
         return (
             f"{len(self.objects)} objects in {len(self.labels)} plane(s) "
-            f"({n_border} touch the image border; {self.n_skipped_small} skipped: area < {self.min_area} px)"
+            f"({n_border} touch the image border; {self.n_skipped_small} skipped: area < {self.min_area} px or thinner than {MIN_SIDE} px)"
         )
 
     def subset(self, indices) -> ObjectDataset:
@@ -175,7 +187,9 @@ class ObjectDataset:
         img, mask = self._window(rec, pre.relax + side // 2 + 4)
         if rng is not None and augment is not None and not augment.is_identity:
             img_a, mask_a = random_affine(img, mask, rng, augment)
-            if mask_a.sum() >= max(4, rec.area // 8):  # keep the object visible
+            # keep the object visible, and promptable: an edge-cut object rotated out of the
+            # window can leave a sliver whose box is 1 px wide (the un-augmented sample then)
+            if mask_a.sum() >= max(4, rec.area // 8) and _min_side(mask_a) >= MIN_SIDE:
                 img, mask = img_a, mask_a
         prompt = simulate_prompt(mask, rng if box_jitter > 0 else None, box_jitter)
         net_img = NetworkImage(img, rgb=True, contrast_limits=(0.0, 255.0))

@@ -49,11 +49,15 @@ def instances_from_binary(mask: np.ndarray, connectivity: int = 1) -> np.ndarray
 
 
 def as_instances(labels: np.ndarray, mode: str = "auto", value: int | None = None) -> np.ndarray:
-    """Convert a label plane to int32 instances.
+    """Convert a label plane ``[H, W]`` (bool, integer, or integral float) to int32 instances.
 
-    - ``mode="instances"``: ids are used as they are.
+    - ``mode="instances"``: ids are used as they are; ids beyond int32 (e.g. int64 >= 2**31)
+      are renumbered 1..N in sorted order (never wrapped, which would merge objects).
     - ``mode="binary"``: connected components of the binarised mask.
-    - ``mode="auto"``: binary if the values are a subset of {0, 1} or {0, 255}, else instances.
+    - ``mode="auto"``: binary if the values are a subset of {0, 1} or {0, 255}, or an
+      anti-aliased 0..255 mask (thresholded at 127, :func:`is_antialiased_mask`); a semantic
+      class map (:func:`semantic_classes`) raises :class:`DataError` naming ``--label-value``;
+      else instances.
     - ``value``: keep only pixels equal to ``value`` (a semantic class, e.g. 2 = building) and
       split them into connected components.
     """
@@ -63,9 +67,12 @@ def as_instances(labels: np.ndarray, mode: str = "auto", value: int | None = Non
     if labels.dtype == bool:
         return instances_from_binary(labels)
     if not np.issubdtype(labels.dtype, np.integer):
-        if np.issubdtype(labels.dtype, np.floating) and np.all(np.mod(labels, 1) == 0):
-            labels = labels.astype(np.int64)
-        else:
+        if not np.issubdtype(labels.dtype, np.floating) or not np.isfinite(labels).all():
+            raise DataError(
+                f"Labels must be integers (instance ids), got dtype {labels.dtype} with NaN, inf "
+                "or non-numeric values. Pass an integer label image (0 = background)."
+            )
+        if not np.all(np.mod(labels, 1) == 0):
             raise DataError(
                 f"Labels must be integers (instance ids), got dtype {labels.dtype} with "
                 "fractional values. Pass an integer label image (0 = background)."
@@ -80,9 +87,73 @@ def as_instances(labels: np.ndarray, mode: str = "auto", value: int | None = Non
         vals = np.unique(labels)
         if set(vals.tolist()) <= {0, 1} or set(vals.tolist()) <= {0, 255}:
             return instances_from_binary(labels)
+        if is_antialiased_mask(labels, vals):
+            return instances_from_binary(labels)  # binarize: > 127
+        spread = semantic_classes(labels, vals)
+        if spread:
+            shown = ", ".join(f"{v}: {n} regions" for v, n in list(spread.items())[:6])
+            raise DataError(
+                f"This label image looks like a semantic class map, not instance ids: "
+                f"{len(vals) - (vals[0] == 0)} values, each spread over many separate regions "
+                f"({shown}). Pick one class with --label-value N (e.g. --label-value "
+                f"{next(iter(spread))}) to split it into objects, or pass --label-mode instances "
+                "to use the values as object ids anyway."
+            )
     elif mode != "instances":
         raise DataError(f"Unknown label mode {mode!r}; use 'auto', 'instances' or 'binary'.")
-    return labels.astype(np.int32)
+    return _to_int32_ids(labels)
+
+
+def _to_int32_ids(labels: np.ndarray) -> np.ndarray:
+    """int32 ids of integral ``labels`` (>= 0): as they are when they fit, else renumbered."""
+    if labels.max(initial=0) <= np.iinfo(np.int32).max:
+        return labels.astype(np.int32)
+    vals, inverse = np.unique(labels, return_inverse=True)
+    if vals.size > np.iinfo(np.int32).max:
+        raise DataError(f"{vals.size} distinct label ids: too many objects for one plane.")
+    ids = inverse.reshape(labels.shape).astype(np.int32)
+    return ids if vals[0] == 0 else ids + 1  # 0 stays background
+
+
+def is_antialiased_mask(labels: np.ndarray, vals: np.ndarray | None = None) -> bool:
+    """True for a 0..255 integer mask whose in-between values (1..254) are the soft edges of
+    its 255 areas (anti-aliased drawing, resampling, blur): hardly any of them (<= 10%) inside a
+    flat 3x3 patch, and >= 75% of them in edge bands that touch a 255 pixel (or, stray specks,
+    fewer than 1% of the 255 pixels). Instance ids and class codes fill flat regions instead."""
+    from scipy import ndimage
+
+    vals = np.unique(labels) if vals is None else vals
+    if labels.dtype.kind not in "iu" or vals[-1] != 255 or vals[0] < 0:
+        return False
+    mid = (labels > 0) & (labels < 255)
+    n_mid, full = int(mid.sum()), labels == 255
+    if n_mid == 0:
+        return False
+    flat = ndimage.maximum_filter(labels, 3) == ndimage.minimum_filter(labels, 3)
+    if int((mid & flat).sum()) > 0.1 * n_mid:
+        return False
+    bands, _ = ndimage.label(mid, structure=np.ones((3, 3), bool))
+    near = ndimage.binary_dilation(full, structure=np.ones((3, 3), bool))
+    touching = np.isin(bands, np.unique(bands[near & mid]))
+    return int(touching.sum()) >= 0.75 * n_mid or n_mid < 0.01 * int(full.sum())
+
+
+def semantic_classes(
+    labels: np.ndarray, vals: np.ndarray | None = None, max_values: int = 64
+) -> dict[int, int]:
+    """``{value: number of 4-connected regions}`` when the nonzero values of ``labels`` look
+    like class codes (at most ``max_values`` of them, and at least half of them each spread
+    over 3 or more separate regions); ``{}`` when they look like instance ids."""
+    vals = np.unique(labels) if vals is None else vals
+    from scipy import ndimage
+
+    vals = [int(v) for v in vals if v != 0]
+    if not vals or len(vals) > max_values or vals[-1] > 1_000_000:  # class codes are small
+        return {}
+    boxes = ndimage.find_objects(labels.astype(np.int32, copy=False))
+    counts = {v: int(ndimage.label(labels[boxes[v - 1]] == v)[1]) for v in vals}
+    spread = {v: n for v, n in counts.items() if n >= 3}
+    return spread if 2 * len(spread) >= len(vals) else {}
 
 
 def _planes(arr: np.ndarray, is_label: bool) -> list[np.ndarray]:
@@ -160,39 +231,3 @@ def load_pairs(images, labels, mode: str = "auto", value: int | None = None) -> 
             "Give the same number of images and label images (sorted names pair up)."
         )
     return pair_planes(img_planes, lab_planes, mode=mode, value=value)
-
-
-# ----------------------------------------------------------------- layouts in shared/data
-def load_sstem(root: str | Path, slices, kind: str = "mitochondria") -> tuple[list, list]:
-    """ssTEM Drosophila VNC (``raw/NN.tif`` + ``<kind>/NN.png``); instances = 4-connected components."""
-    root = Path(root)
-    imgs, labs = [], []
-    for s in slices:
-        imgs.append(read_array(root / "raw" / f"{int(s):02d}.tif"))
-        labs.append(instances_from_binary(read_array(root / kind / f"{int(s):02d}.png")))
-    return imgs, labs
-
-
-def load_spacenet(root: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """SpaceNet sample tile: ``image.tif`` (uint16 [H, W]) and ``instances.tif`` (ids 1..N)."""
-    root = Path(root)
-    return read_array(root / "image.tif"), as_instances(
-        read_array(root / "instances.tif"), "instances"
-    )
-
-
-def load_isprs(root: str | Path, name: str, value: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """ISPRS crop ``<name>_image.png`` (RGB) and the components of class ``value`` (2 = building)."""
-    root = Path(root)
-    img = read_array(root / f"{name}_image.png")[..., :3]
-    lab = read_array(root / f"{name}_labels.png")
-    return img, as_instances(lab, value=value)
-
-
-def load_isbi2012(root: str | Path, slices) -> tuple[list, list]:
-    """ISBI 2012 training stack (``image/N.png`` uint8 [512, 512], ``label/N.png`` 255 = cell
-    interior, 0 = membrane); instances = 4-connected components of the interiors."""
-    root = Path(root)
-    imgs = [read_array(root / "image" / f"{int(s)}.png") for s in slices]
-    labs = [instances_from_binary(read_array(root / "label" / f"{int(s)}.png")) for s in slices]
-    return imgs, labs

@@ -121,6 +121,14 @@ def iter_harvest(
         config = replace(config, weights=str(Path(config.weights).expanduser().resolve()))
     images_dir = str(Path(images_dir).resolve())
     store = ResultStore(out)
+    clashes = store.label_clashes(plan) if config.write_labels else {}
+    if clashes:
+        listed = "; ".join(f"{', '.join(n)} -> {p.name}" for p, n in list(clashes.items())[:5])
+        raise HarvestConfigError(
+            f"{len(clashes)} label file(s) would be shared by several images ({listed}): one "
+            "image's labels would overwrite the other's. Rename the images so that their names "
+            "differ without the extension, or harvest without --labels."
+        )
     weights_id = weights_identity(config.weights)
     run_fp = run_fingerprint(config, weights_id)
     keys = {t.image_id: image_key(run_fp, t) for t in plan.images}

@@ -63,6 +63,18 @@ class ResultStore:
             rel = PurePosixPath(f"{task.image_id}")
         return self.labels_dir / Path(*rel.parts).with_suffix(".tif")
 
+    def label_clashes(self, plan: HarvestPlan) -> dict[Path, list[str]]:
+        """Label files that more than one image of ``plan`` would write (e.g. ``x.tif`` and
+        ``x.png`` both give ``x.tif``): ``{label path: [file names]}``; empty when none clash."""
+        by_path: dict[str, list[str]] = {}
+        paths: dict[str, Path] = {}
+        for task in plan.images:
+            path = self.label_path(task)
+            key = str(path).lower()  # x.TIF and x.tif clash on case-insensitive file systems
+            by_path.setdefault(key, []).append(task.file_name)
+            paths[key] = path
+        return {paths[k]: names for k, names in by_path.items() if len(names) > 1}
+
     def load_part(self, task: ImageTask, key: str, complete: bool = True) -> dict | None:
         """The saved result of ``task`` if a valid part with this ``key`` exists, else None.
         ``complete=True`` (resume) accepts only parts without failed boxes."""

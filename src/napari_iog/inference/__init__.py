@@ -6,12 +6,13 @@ Importing this package does not import torch; ``IOGPredictor`` loads it when it 
 - ``RandomWalkerPredictor``, ``BoxFillPredictor`` - classical baselines (no deep learning).
 - ``make_network_input`` - the one place that builds the 5-channel input and click maps.
 - ``to_network_rgb`` / ``ImageError`` - image conversion and its errors.
+- ``NonFiniteOutputError`` - NaN/inf probabilities (broken weights), never an empty mask.
 - ``paste_labels`` - the label-image edit of a commit (for ``Labels.data_setitem``).
 """
 
 from .classical import BoxFillPredictor, RandomWalkerPredictor
 from .image import ImageError, NetworkImage, to_network_rgb
-from .postprocess import COMMIT_MODES, LabelEdit, paste_labels
+from .postprocess import COMMIT_MODES, LabelEdit, NonFiniteOutputError, paste_labels
 from .predictor import IOGPredictor, PredictorStateError
 from .transforms import CropTransform, NetworkInput, make_network_input
 
@@ -24,6 +25,7 @@ __all__ = [
     "LabelEdit",
     "NetworkImage",
     "NetworkInput",
+    "NonFiniteOutputError",
     "PredictorStateError",
     "RandomWalkerPredictor",
     "make_network_input",

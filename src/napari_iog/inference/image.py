@@ -77,6 +77,7 @@ class NetworkImage:
         self.is_rgb = arr.ndim == 3
         self._check_finite()
         self._limits = self._resolve_limits(contrast_limits)
+        self._wide = self._needs_float64()
 
     @property
     def raw(self) -> np.ndarray:
@@ -106,7 +107,10 @@ class NetworkImage:
                 return None
             step = max(1, int(np.ceil(np.sqrt(self._raw.size / _SAMPLE_TARGET))))
             sample = np.asarray(self._raw[::step, ::step], dtype=np.float64)
-            lo, hi = np.percentile(sample, [0.5, 99.5])
+            with np.errstate(over="ignore", invalid="ignore"):
+                lo, hi = np.percentile(sample, [0.5, 99.5])
+            if not (np.isfinite(lo) and np.isfinite(hi)):  # interpolation overflowed (~1e308)
+                lo, hi = sample.min(), sample.max()
             return float(lo), float(hi)
         try:
             lo, hi = (float(v) for v in limits)
@@ -121,6 +125,15 @@ class NetworkImage:
             )
         return lo, hi
 
+    def _needs_float64(self) -> bool:
+        """True when float32 arithmetic could overflow or underflow to inf/NaN: float64 data, or
+        limits (or their span) outside float32's comfortable range (e.g. values near 1e+-300)."""
+        if self._limits is None:
+            return False
+        lo, hi = self._limits
+        span_ok = hi == lo or 1e-30 < hi - lo < 1e30
+        return self._raw.dtype.itemsize > 4 or max(abs(lo), abs(hi)) > 1e30 or not span_ok
+
     def convert(self, block: np.ndarray) -> np.ndarray:
         """Convert raw pixels (grey ``[..]`` or RGB ``[.., 3]``) to float32 RGB 0..255."""
         block = np.asarray(block)
@@ -128,14 +141,20 @@ class NetworkImage:
             out = block.astype(np.float32) * np.float32(255)
         elif self._limits is None:
             out = block.astype(np.float32)
+        elif self._limits[1] == self._limits[0]:  # flat limits (constant image): above -> 255
+            out = np.where(block > self._limits[0], np.float32(255), np.float32(0))
+        elif self._wide:  # normalise in float64 by the limits' magnitude: no inf - inf, no 0 * inf
+            lo, hi = self._limits
+            m = max(abs(lo), abs(hi))
+            with np.errstate(over="ignore"):  # far outliers may reach +-inf: clipped below
+                x = block.astype(np.float64) / m
+                out = (x - lo / m) * (255.0 / (hi / m - lo / m))
+            out = np.clip(out, 0, 255).astype(np.float32)
         else:
             lo, hi = self._limits
             x = block.astype(np.float32)
-            if hi > lo:
-                out = (x - np.float32(lo)) * np.float32(255.0 / (hi - lo))
-                np.clip(out, 0, 255, out=out)
-            else:  # flat limits (constant image): above -> 255, else 0
-                out = np.where(x > lo, np.float32(255), np.float32(0))
+            out = (x - np.float32(lo)) * np.float32(255.0 / (hi - lo))
+            np.clip(out, 0, 255, out=out)
         if not self.is_rgb:
             out = np.repeat(out[..., None], 3, axis=-1)
         return out.astype(np.float32, copy=False)

@@ -2,6 +2,7 @@
 
 - :func:`finalize_mask` - threshold, optional clip to the box, keep the connected component(s)
   holding the seed clicks (fallback: the largest), optionally fill small holes -> MaskResult.
+- :func:`check_finite_prob` - NaN/inf probabilities raise :class:`NonFiniteOutputError`.
 - :func:`rethreshold` - the same result cut at another threshold (no network run).
 - :func:`paste_labels` - the pixels a commit would change in a label image, as
   ``(index, old_values, new_values)`` for napari's undoable ``Labels.data_setitem``.
@@ -20,6 +21,23 @@ from ..structures import BBox, MaskResult, Prompt
 
 COMMIT_MODES = ("keep", "overwrite", "background")
 _EIGHT = np.ones((3, 3), dtype=bool)
+
+
+class NonFiniteOutputError(ValueError):
+    """A predictor returned NaN/inf probabilities: its weights are broken; never a silent empty
+    mask. The message says what to do."""
+
+
+def check_finite_prob(prob: np.ndarray, source: str = "The network") -> None:
+    """Raise :class:`NonFiniteOutputError` if float ``prob`` (any shape) holds NaN or inf."""
+    prob = np.asarray(prob)
+    if prob.dtype.kind in "fc" and not np.isfinite(prob).all():
+        bad = int(prob.size - np.count_nonzero(np.isfinite(prob)))
+        raise NonFiniteOutputError(
+            f"{source} returned NaN/inf probabilities ({bad} of {prob.size} pixels): its weights "
+            "are broken (a diverged fine-tuning run, or a damaged file), so no mask can be made. "
+            "Use other weights (`napari-iog weights list`), or fine-tune again with a lower --lr."
+        )
 
 
 def keep_seeded_components(mask: np.ndarray, seeds_rc) -> np.ndarray:
@@ -59,6 +77,7 @@ def finalize_mask(
     the positive correction clicks); ``max_hole_area > 0`` fills enclosed background
     holes up to that many pixels.
     """
+    check_finite_prob(prob, "The predictor")
     prob = np.asarray(prob, dtype=np.float32)
     r0, c0 = int(origin[0]), int(origin[1])
     mask = prob >= threshold

@@ -29,7 +29,7 @@ import numpy as np
 from ..config import PreprocessConfig
 from ..structures import MaskResult, Prompt, PromptError
 from .image import NetworkImage
-from .postprocess import finalize_mask
+from .postprocess import check_finite_prob, finalize_mask
 from .transforms import (
     CropTransform,
     NetworkInput,
@@ -122,6 +122,7 @@ class IOGPredictor(ImagePredictorBase):
 
     name = "IOG"
     supports_refinement = True  # every IOG net takes clicks (see the module doc for how)
+    domain: str | None = None  # "em" / "aerial" when the weights declare it (starters)
 
     def __init__(
         self,
@@ -159,10 +160,13 @@ class IOGPredictor(ImagePredictorBase):
     def from_weights(cls, source, device="auto", amp=True, tta=False) -> IOGPredictor:
         """Load weights (our checkpoint, an official ``.pth`` or a registry name) and wrap them."""
         from ..models.checkpoint import load_model
+        from ..models.starters import weights_domain
 
         dev = resolve_device(device)
         loaded = load_model(source, device=str(dev))
-        return cls(loaded.model, loaded.preprocess, device=dev, amp=amp, tta=tta)
+        pred = cls(loaded.model, loaded.preprocess, device=dev, amp=amp, tta=tta)
+        pred.domain = weights_domain(loaded.meta)  # "em" / "aerial" / None (unknown)
+        return pred
 
     @property
     def network(self):
@@ -213,6 +217,7 @@ class IOGPredictor(ImagePredictorBase):
                 feats, maps, out_size=(s, s), laterals=laterals, side_outputs=False
             )
             prob = torch.sigmoid(out.fine.float())[:, 0].cpu().numpy()
+        check_finite_prob(prob, "The IOG network")  # NaN weights: an error, never an empty mask
         return merge_views(prob) if self.tta else prob
 
     def _run(self, inputs: list[NetworkInput]) -> np.ndarray:

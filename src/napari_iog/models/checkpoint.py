@@ -94,6 +94,29 @@ def save_checkpoint(path, model, preprocess: PreprocessConfig, meta: dict | None
         "meta": info,
         "state_dict": {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()},
     }
+    return write_payload(path, payload)
+
+
+def content_digest(state_dict: dict) -> str:
+    """sha256 over a state dict's names, dtypes, shapes and raw bytes (sorted by name): the
+    content hash our checkpoints carry (``content_sha256``), checked on every load."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+    for k in sorted(state_dict):
+        t = state_dict[k].detach().to("cpu").contiguous()
+        h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def write_payload(path, payload: dict) -> Path:
+    """Atomically ``torch.save`` a checkpoint dict, adding the ``content_sha256`` of its tensors."""
+    import torch
+
+    payload = dict(payload, content_sha256=content_digest(payload["state_dict"]))
     return atomic_write(path, lambda fh: torch.save(payload, fh))
 
 
@@ -205,10 +228,15 @@ def _load_ours(path: Path, ckpt: dict, device: str) -> LoadedModel:
         raise CheckpointError(
             f"{str(path)!r} has a broken model_config/preprocess ({exc}); re-save it."
         ) from None
+    sd = as_state_dict(ckpt.get("state_dict"), repr(str(path)))
+    recorded = ckpt.get("content_sha256")
+    if recorded is not None and recorded != content_digest(sd):
+        raise CheckpointError(
+            f"{str(path)!r} is corrupt: its weights do not match the content hash recorded when "
+            "it was written (damaged on disk or in transfer). Copy, download or re-create it again."
+        )
     model = build_empty(mcfg)
-    load_state_dict_strict(
-        model, as_state_dict(ckpt.get("state_dict"), repr(str(path))), repr(str(path))
-    )
+    load_state_dict_strict(model, sd, repr(str(path)))
     model.to(dev).eval()
     return LoadedModel(model, pcfg, dict(ckpt.get("meta") or {}), str(path), profile_of(mcfg))
 
@@ -220,14 +248,16 @@ def resolve_source(source) -> Path:
         return path
     if os.sep in str(source) or path.suffix in (".pt", ".pth", ".ckpt", ".tar"):
         _read(path)  # raises "does not exist" with advice
-    from napari_iog.models import weights
+    from napari_iog.models import starters, weights
 
+    if str(source) in starters.STARTERS:
+        return starters.starter_path(str(source))
     if str(source) in weights.REGISTRY:
         return weights.fetch(str(source))
     user = weights.user_checkpoints()
     if str(source) in user:
         return user[str(source)]
-    known = ", ".join(list(weights.REGISTRY) + list(user))
+    known = ", ".join(list(starters.STARTERS) + list(weights.REGISTRY) + list(user))
     raise CheckpointError(
         f"{str(source)!r} is neither an existing file nor a known weights name ({known}). "
         "Check the path, or see `napari-iog weights list`."

@@ -22,7 +22,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from napari_iog.config import ModelConfig
 from napari_iog.models.checkpoint import (
     CheckpointError,
     atomic_write,
@@ -31,7 +30,6 @@ from napari_iog.models.checkpoint import (
     read_state_dict,
 )
 from napari_iog.models.download import DownloadError, DownloadHashError, download
-from napari_iog.models.profiles import profile_of
 
 _DRIVE = "https://drive.google.com/uc?export=download&id={}"
 _LICENCE = (
@@ -83,19 +81,6 @@ REGISTRY: dict[str, WeightsEntry] = {
     n: WeightsEntry(n, _DRIVE.format(i), f"{n}.pth", size, sha, prof, desc)
     for n, i, size, sha, prof, desc in _RELEASES
 }
-
-
-@dataclass(frozen=True)
-class WeightsInfo:
-    """A row of ``list_weights()``: ``kind`` is ``"registry"`` or ``"checkpoint"`` (user-made)."""
-
-    name: str
-    profile: str | None
-    cached: bool
-    path: Path
-    size: int | None
-    kind: str = "registry"
-    description: str = ""
 
 
 def cache_dir() -> Path:
@@ -239,10 +224,13 @@ def import_weights(path, name: str | None = None) -> Path:
 def verify(name: str) -> dict:
     """Check the cached file of ``name``: ``{"name", "path", "size", "sha256", "status"}`` where
     status is ``"ok"`` (published or recorded hash matches) or ``"recorded"`` (first hash kept)."""
-    if name in user_checkpoints():
-        path = user_checkpoints()[name]
-        read_header(path)
-        return {"name": name, "path": str(path), "size": path.stat().st_size, "status": "ok"}
+    from napari_iog.models.checkpoint import load_model
+    from napari_iog.models.starters import STARTERS, starter_path
+
+    local = starter_path(name) if name in STARTERS else user_checkpoints().get(name)
+    if local is not None:  # our format: loading checks the content hash of every tensor
+        load_model(local, device="cpu")
+        return {"name": name, "path": str(local), "size": local.stat().st_size, "status": "ok"}
     entry = get_entry(name)
     path = cache_dir() / entry.filename
     if not path.is_file():
@@ -273,31 +261,3 @@ def user_checkpoints() -> dict[str, Path]:
         for p in sorted(folder.iterdir())
         if p.suffix in CHECKPOINT_SUFFIXES and p.is_file()
     }
-
-
-def _preset_of(config: ModelConfig) -> str | None:
-    """The training preset (e.g. ``cpu-light``, the few-shot default) whose network ``config`` is."""
-    from ..training.presets import PRESETS  # plain configs: no torch, no training code
-
-    return next((name for name, (m, _) in PRESETS.items() if m == config), None)
-
-
-def list_weights() -> list[WeightsInfo]:
-    """Registry entries (cached or not) followed by the user's checkpoints in the cache."""
-    rows = []
-    for e in REGISTRY.values():
-        p = cache_dir() / e.filename
-        size = p.stat().st_size if p.is_file() else e.size
-        rows.append(WeightsInfo(e.name, e.profile, p.is_file(), p, size, "registry", e.description))
-    for name, p in user_checkpoints().items():
-        profile, desc = None, ""
-        try:
-            head = read_header(p)
-            config = ModelConfig.from_dict(dict(head["model_config"]))
-            profile = profile_of(config) or _preset_of(config)
-            profile = profile or f"custom ({head['model_config'].get('backbone')})"
-            desc = str(head.get("meta", {}).get("data", ""))
-        except (CheckpointError, ValueError, KeyError, TypeError):
-            desc = "unreadable napari-iog checkpoint"
-        rows.append(WeightsInfo(name, profile, True, p, p.stat().st_size, "checkpoint", desc))
-    return rows

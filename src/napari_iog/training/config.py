@@ -54,6 +54,9 @@ class FinetuneConfig:
     - ``calibrate_threshold``: after training, set the checkpoint's mask threshold to the one
       with the best mean IoU on the validation objects (``training.calibration``; needs >=
       ``MIN_VAL_FOR_BEST`` of them). Off = the 0.5 of the paper.
+    - ``keep_start``: validate the start weights before training; if no kept epoch beats them,
+      the checkpoint holds the start weights (``training.start_guard``): a run never ends with
+      a model worse than its start on the held-out objects.
     - ``iou_weight``: adds ``iou_weight x`` soft-IoU loss (1 - soft Jaccard) of the fine output
       to the paper's BCE (0 = the paper's loss).
     """
@@ -93,6 +96,7 @@ class FinetuneConfig:
     ema_decay: float = 0.0
     workers: int | None = 0
     calibrate_threshold: bool = False
+    keep_start: bool = True
 
     def __post_init__(self):
         checks = [

@@ -30,6 +30,8 @@ from .budget import Budget
 from .config import MIN_VAL_FOR_BEST, FinetuneConfig, TrainingError
 from .events import TrainEvent, TrainSummary
 from .precision import autocast_dtype, precision_name, set_layout
+from .resume import load_state, save_state
+from .start_guard import KEPT_START, epoch_score, measure_start, restore_start, start_wins
 from .steps import (
     lr_at,
     make_ema,
@@ -39,19 +41,6 @@ from .steps import (
     train_step,
     validate,
 )
-
-
-def save_state(path, model, opt, ema, epoch: int, step: int, best: float) -> None:
-    """Write the resume state (weights, optimiser, EMA, counters) to ``path`` atomically."""
-    import torch
-
-    from ..fileio import atomic_write
-
-    st = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-          "step": step, "best": best}  # fmt: skip
-    if ema is not None:
-        st["ema"] = ema.state_dict()
-    atomic_write(path, lambda fh: torch.save(st, fh))
 
 
 def finetune(
@@ -93,17 +82,7 @@ def finetune(
     amp_dtype = autocast_dtype(device, cfg.amp)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     set_layout(True, model, ema)
-    aug = (
-        AugmentConfig(
-            vflip=cfg.vflip,
-            scale=tuple(cfg.scale),
-            rotate=cfg.rotate,
-            intensity=cfg.intensity,
-            elastic=cfg.elastic,
-        )
-        if cfg.augment
-        else AugmentConfig.off()
-    )
+    aug = AugmentConfig.of(cfg)
     batch = max(cfg.batch_size, 2)  # BatchNorm on PSP's 1x1 bin needs >= 2 samples
     per_epoch = cfg.samples_per_epoch or len(train)
     steps_per_epoch = max(1, per_epoch // batch)
@@ -111,12 +90,7 @@ def finetune(
     epoch0, step, best, history = 0, 0, -math.inf, []
     state_path = None if out is None else Path(str(out) + ".state.pt")
     if resume is not None:
-        st = torch.load(str(resume), map_location=device, weights_only=True)
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["optimizer"])
-        if ema is not None and "ema" in st:
-            ema.load_state_dict(st["ema"])
-        epoch0, step, best = int(st["epoch"]), int(st["step"]), float(st["best"])
+        epoch0, step, best = load_state(resume, model, opt, ema, device, cfg.epochs)
     rng = np.random.default_rng([cfg.seed, epoch0])  # refinement-click draws
     start_method = worker_start_method()
     copy_bytes = planes_nbytes(train) if start_method == "spawn" else 0
@@ -144,6 +118,11 @@ def finetune(
         kept="best validation epoch" if keep_best else "last epoch",
     )
 
+    start = None  # the start weights' validation score: the bar every kept epoch must clear
+    if cfg.keep_start and resume is None and out is not None:
+        start = measure_start(best_model, val, cfg, device)
+        best = start.score if start is not None and keep_best else best
+    kept_score = None
     for epoch in range(epoch0, cfg.epochs):
         set_train_mode(model, cfg)
         losses = []
@@ -192,7 +171,7 @@ def finetune(
             if val is not None and len(val)
             else (float("nan"),) * 2
         )
-        score = v3 if math.isnan(v4) else 0.5 * (v3 + v4)
+        score = epoch_score(v3, v4)
         if math.isnan(score):
             score = -float(np.mean(losses))  # no validation set: lower training loss is better
         rec = dict(
@@ -208,6 +187,7 @@ def finetune(
         improved = score > best
         best, bad_epochs = (score, 0) if improved else (best, bad_epochs + 1)
         if out is not None and (improved or not keep_best):
+            kept_score = score
             m = dict(
                 base_meta,
                 epochs=epoch + 1,
@@ -246,8 +226,16 @@ def finetune(
             stopped = "early_stop"
             break
     batches = None  # ends the sample workers, if any
-    if out is not None and ckpt is None and Path(out).exists():
-        ckpt = Path(out)
+    if stopped != "cancelled" and start_wins(start, kept_score):
+        restore_start(best_model, start)
+        base_meta["kept"] = KEPT_START
+        trained = max((epoch_score(r["val_iou"], r["val_iou_refined"]) for r in history),
+                      default=None)  # fmt: skip
+        m = dict(base_meta, epochs=0, steps=step, metrics={"val_iou": start.val_iou,
+                 "val_iou_refined": start.val_iou_refined, "trained_val_score": trained})  # fmt: skip
+        ckpt = save_checkpoint(out, best_model, preprocess, m)
+    elif ckpt is None and resume is not None and out is not None and Path(out).exists():
+        ckpt = Path(out)  # the earlier run's kept epoch stays the best
     set_layout(False, model, ema)
     model.eval()
     best_model.eval()

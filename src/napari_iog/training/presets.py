@@ -52,6 +52,27 @@ def unfitted(preprocess: PreprocessConfig) -> PreprocessConfig:
     return replace(preprocess, threshold=PreprocessConfig().threshold)
 
 
+AUTO = "auto"  # start weights: the shipped starter that matches the images
+SCRATCH = ("", "none", "scratch")  # start weights: random init of the profile
+
+
+def resolve_start(weights: str | None, image=None, rgb: bool | None = None, metadata=None):
+    """The start weights of a fine-tuning run: ``"auto"`` -> the shipped starter matching
+    ``image`` (``models.starters.image_domain``; None, i.e. random init, when it is not
+    installed or there is no image); ``None`` / ``"none"`` / ``""`` -> None; anything else (a
+    weights name or path) unchanged."""
+    if weights is None or str(weights).strip().lower() in SCRATCH:
+        return None
+    if str(weights).strip().lower() != AUTO:
+        return str(weights)
+    from ..models.starters import available_starters, image_domain, starter_for
+
+    if image is None:
+        return None
+    name = starter_for(image_domain(image, rgb, metadata))
+    return name if name in available_starters() else None
+
+
 def start_model(weights, profile: str, seed: int = 0):
     """The network a fine-tuning run starts from: ``(IOGNet on CPU, PreprocessConfig, text)``
     from checkpoint ``weights`` if given, else a random init of ``profile`` from ``seed``; the

@@ -1,0 +1,67 @@
+"""Train a starter model (``iog-em`` or ``iog-aerial``) from scratch on every training split of
+its domain in ``../shared/data`` (class-agnostic: every annotated object is a training object).
+
+    nice python benchmarks/starter_train.py em --minutes 75 --out checkpoints/starter-em.pt
+    nice python benchmarks/starter_train.py aerial --minutes 75 --out checkpoints/starter-aerial.pt
+
+Then ``benchmarks/starter_eval.py`` measures it on the test splits and
+``benchmarks/starter_pack.py`` writes the float16 copy with its model card into the package.
+
+Training data and shares: ``napari_iog.training.starter_recipe`` (test splits never used; paths
+relative to the data root, ``$NAPARI_IOG_SHARED/data``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sstem_fewshot import REPO, build, data_root  # noqa: E402
+
+from napari_iog.training.starter_recipe import SOURCES, build_datasets  # noqa: E402
+
+
+def main(argv=None) -> int:
+    from napari_iog.evaluation.experiment import add_training_args
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("domain", choices=sorted(SOURCES))
+    add_training_args(ap, minutes=75.0, samples_per_epoch=480)
+    ap.set_defaults(rotate=180.0, vflip=True, intensity=0.1)  # top-down images: no "up"
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from napari_iog.evaluation import experiment as ex
+    from napari_iog.training import run_finetune
+
+    torch.set_num_threads(args.threads)
+    root = data_root("sstem-drosophila-vnc")
+    if root is None:
+        return 2
+    out = Path(args.out or REPO / "checkpoints" / f"starter-{args.domain}.pt")
+    model, pre = build(args.profile, args.set, args.seed)
+    print(f"{args.domain}: loading the training sources", flush=True)
+    train, val, sources = build_datasets(args.domain, root.parent, pre, args.seed)
+    print(f"train {len(train)} samples' objects, val {len(val)} objects", flush=True)
+    meta = {
+        "starter": f"iog-{args.domain}",
+        "domain": args.domain,
+        "profile": args.profile,
+        "overrides": args.set,
+        "sources": sources,
+        "command": ex.command_line(__file__, argv),
+    }
+    cfg = ex.training_config(args).replace(val_max_objects=len(val))
+    summary = run_finetune(
+        model, pre, train, val, cfg, out=out, meta=meta,
+        callback=ex.train_logger(log=lambda m: print(m, flush=True)),
+    )  # fmt: skip
+    print(f"wrote {summary.checkpoint}: {summary}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
