@@ -71,6 +71,19 @@ def card_scores(results: dict) -> dict:
     return out
 
 
+def half(name: str, t):
+    """float16 for the weights; BatchNorm statistics stay float32 (a first-layer running_var can
+    exceed float16's 65504 and would turn into inf); integer buffers unchanged."""
+    import torch
+
+    if not t.is_floating_point() or name.endswith(("running_mean", "running_var")):
+        return t
+    out = t.to(torch.float16)
+    if not torch.isfinite(out).all():
+        raise SystemExit(f"{name} does not fit float16 (max |value| {t.abs().max():.3g}).")
+    return out
+
+
 def pack(domain: str, trained: Path, out: Path, scores: dict | None, command: str) -> Path:
     """Write the float16 starter ``out`` from the float32 checkpoint ``trained``."""
     import torch
@@ -84,10 +97,7 @@ def pack(domain: str, trained: Path, out: Path, scores: dict | None, command: st
     if src.get("format") != FORMAT:
         raise SystemExit(f"{trained} is not a napari-iog checkpoint.")
     meta = dict(src["meta"])
-    sd = {
-        k: (v.to(torch.float16) if v.is_floating_point() else v)
-        for k, v in src["state_dict"].items()
-    }
+    sd = {k: half(k, v) for k, v in src["state_dict"].items()}
     training = {k: meta.get(k) for k in ("sources", "profile", "epochs", "steps", "train_seconds",
                                          "train_cpu_seconds", "device", "precision", "kept",
                                          "n_train_objects", "n_val_objects", "metrics")}  # fmt: skip

@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     model, pre = build(args.profile, args.set, args.seed)
     print(f"{args.domain}: loading the training sources", flush=True)
     train, val, sources = build_datasets(args.domain, root.parent, pre, args.seed)
-    print(f"train {len(train)} samples' objects, val {len(val)} objects", flush=True)
+    print(f"{len(train)} training entries (objects x repeats), {len(val)} validation objects")
     meta = {
         "starter": f"iog-{args.domain}",
         "domain": args.domain,

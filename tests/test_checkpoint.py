@@ -60,6 +60,7 @@ def test_roundtrip_same_outputs_and_meta(tmp_path):
     assert set(raw) == {
         "format",
         "format_version",
+        "content_sha256",
         "model_config",
         "preprocess",
         "meta",
@@ -148,6 +149,7 @@ def test_our_checkpoint_of_other_architecture_is_refused(tmp_path):
     path = save_checkpoint(tmp_path / "m.pt", _tiny(), PreprocessConfig(crop_size=64))
     ckpt = torch.load(path, weights_only=True)
     ckpt["state_dict"] = _tiny("iog-tiny-refine").state_dict()
+    ckpt.pop("content_sha256")  # hand-edited: the hash was dropped too
     torch.save(ckpt, path)
     with pytest.raises(CheckpointError, match=r"unexpected keys \(iog_points\.") as err:
         load_model(path)

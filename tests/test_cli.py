@@ -162,8 +162,8 @@ def test_python_m_entry_point():
 
 def test_predict_threshold_option(sstem, tmp_path, capsys):
     """``--threshold`` overrides the weights' own: a network that outputs probability 0.42
-    everywhere gives an empty mask at its 0.5 and the whole window at 0.3; out of (0, 1) is a
-    usage error before anything loads."""
+    everywhere finds nothing at its 0.5 (an error, no file: issue 22) and the whole window at
+    0.3; out of (0, 1) is a usage error before anything loads."""
     from napari_iog.models import get_profile
     from napari_iog.models.checkpoint import save_checkpoint
     from tests._shared import constant_net
@@ -171,12 +171,12 @@ def test_predict_threshold_option(sstem, tmp_path, capsys):
     net = constant_net("iog-tiny-refine", 0.42)
     ckpt = save_checkpoint(tmp_path / "const.pt", net, get_profile("iog-tiny")[1])
     raw, box = sstem
-    area = {}
-    for extra in ((), ("--threshold", "0.3")):
-        out = tmp_path / f"m{len(extra)}.tif"
-        assert main(_predict_args(raw, box, ckpt, out, *extra)) == 0
-        area[extra] = int((tifffile.imread(out) == 255).sum())
+    assert main(_predict_args(raw, box, ckpt, tmp_path / "m0.tif")) == 2
+    assert "found nothing in this box" in capsys.readouterr().err
+    assert not (tmp_path / "m0.tif").exists()
+    out = tmp_path / "m1.tif"
+    assert main(_predict_args(raw, box, ckpt, out, "--threshold", "0.3")) == 0
     capsys.readouterr()
-    assert area[()] == 0 and area[("--threshold", "0.3")] > (box[2] - box[0]) * (box[3] - box[1])
+    assert int((tifffile.imread(out) == 255).sum()) > (box[2] - box[0]) * (box[3] - box[1])
     assert main(_predict_args(raw, box, ckpt, tmp_path / "x.tif", "--threshold", "1.5")) == 2
     assert "between 0 and 1" in capsys.readouterr().err

@@ -147,19 +147,23 @@ def test_two_stage_moves_the_inside_click_into_the_first_mask(tmp_path, tiny_ckp
             assert r0 <= r <= r1 and c0 <= c <= c1
 
 
-def test_unloadable_weights_fail_every_image_with_the_reason(tmp_path):
+def test_unloadable_weights_stop_the_run_at_once_with_the_reason(tmp_path):
+    """Issue 22: weights that fail to load are not retried per image, and no (empty) output is
+    written: the run stops after the first image with the loader's reason."""
     images = make_images(tmp_path / "img", n_images=2)
     plan = load_boxes(write_coco(tmp_path / "boxes.json", images))
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    s = run_harvest(
-        plan,
-        HarvestConfig(str(tmp_path / "bad.pt"), device="cpu"),
-        tmp_path / "img",
-        tmp_path / "o.json",
-        scheduler=INLINE,
-    )
-    assert s.reasons("failed") == {"model load failed": 6} and s.images_failed == 2
-    assert "corrupt" in s.issues[0].detail
+    events = []
+    with pytest.raises(HarvestConfigError, match="could not be loaded.*corrupt"):
+        run_harvest(
+            plan,
+            HarvestConfig(str(tmp_path / "bad.pt"), device="cpu"),
+            tmp_path / "img",
+            tmp_path / "o.json",
+            scheduler=INLINE,
+            progress=events.append,
+        )
+    assert len(events) == 2 and not (tmp_path / "o.json").exists()
     with pytest.raises(HarvestConfigError, match="not found"):
         run_harvest(
             plan,

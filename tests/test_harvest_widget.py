@@ -67,7 +67,7 @@ def test_harvest_writes_one_labels_layer_in_one_undo_step(
     )
     widget = hw.HarvestWidget(viewer)
     widget._image.value, widget._shapes.value = img, shapes
-    widget._weights.value = "fake"
+    widget.set_weights("fake")
     widget._batch.value = 2
     _run_and_wait(qtbot, widget)
     labels = viewer.layers[hw.HARVEST_LABELS_NAME]
@@ -98,8 +98,34 @@ def test_harvest_with_the_tiny_network(make_napari_viewer, qtbot, tmp_path):
     shapes = viewer.add_shapes([_rect(*b) for b in images[0]["boxes"]], shape_type="rectangle")
     widget = hw.HarvestWidget(viewer)
     widget._image.value, widget._shapes.value = img, shapes
-    widget._weights.value = str(ckpt)
+    widget.set_weights(str(ckpt))
     _run_and_wait(qtbot, widget, timeout=60000)
     labels = viewer.layers[hw.HARVEST_LABELS_NAME]
     assert labels.data.shape == (96, 128) and labels.data.max() <= 3
     assert "IOG harvest: " in widget._status.value and "not done" not in widget._status.value
+
+
+def test_weights_picker_lists_starters_files_and_the_classical_predictor(
+    make_napari_viewer, qtbot, tmp_path
+):
+    """The harvest widget picks weights like the annotator: the list (read in a worker) has the
+    shipped starters and the classical random walker, the starter of the image's domain is
+    preselected, a local file can be chosen, and the classical predictor harvests with no
+    weights at all."""
+    from napari_iog._napari.samples import make_aerial_tile
+
+    viewer = make_napari_viewer()
+    tile, boxes = make_aerial_tile(return_boxes=True)
+    img = viewer.add_image(tile, rgb=True, name="tile")
+    shapes = viewer.add_shapes([_rect(*b) for b in boxes[:3]], shape_type="rectangle")
+    widget = hw.HarvestWidget(viewer)
+    widget._image.value, widget._shapes.value = img, shapes
+    qtbot.waitUntil(lambda: "classical" in widget._weights.choices, timeout=60000)
+    assert {"iog-em", "iog-aerial"} <= set(widget._weights.choices)
+    assert widget._weights.value == "iog-aerial"  # colour tile: the aerial starter
+    widget.pick_weights_file(str(tmp_path / "mine.pt"))
+    assert widget._weights.value == str(tmp_path / "mine.pt")
+    widget.set_weights("classical")
+    _run_and_wait(qtbot, widget, timeout=60000)
+    labels = viewer.layers[hw.HARVEST_LABELS_NAME]
+    assert set(np.unique(labels.data)) - {0} == {1, 2, 3}

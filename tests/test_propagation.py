@@ -92,3 +92,35 @@ def test_window_iou_matches_full_iou():
     ra, rb = mask_result_from_full(a), mask_result_from_full(b)
     full = (a & b).sum() / (a | b).sum()
     assert window_iou(ra, rb) == pytest.approx(full)
+
+
+class _UnsureWhenFaint(FakePredictor):
+    """A box-prompted network never returns nothing: here it segments the box even where the
+    object is gone, but with low probability there (as IOG does where the object has ended)."""
+
+    propagation_confidence = 0.88
+
+    def _segment(self, prompt):
+        res = super()._segment(prompt)
+        if res.area:
+            return res
+        from dataclasses import replace
+
+        mask = np.zeros(res.mask.shape, bool)
+        mask[2:-2, 2:-2] = True
+        return replace(res, mask=mask, prob=np.where(mask, 0.6, 0.0).astype(np.float32))
+
+
+def test_propagation_stops_where_the_network_is_unsure_the_object_ended():
+    stack = _stack(n=7)
+    stack[5:] = 0  # the object ends after slice 4
+    start_res = mask_result_from_full(stack[2] > 0)
+    steps = list(propagate(_UnsureWhenFaint(), lambda i: stack[i], 7, 2, start_res,
+                           PropagationConfig(iou_threshold=0.0, direction="forward")))  # fmt: skip
+    assert [(s.index, s.accepted) for s in steps] == [(3, True), (4, True), (5, False)]
+    assert "confidence 0.60 < 0.88" in steps[-1].reason
+    assert steps[0].stats["confidence"] > 0.88 and "contrast" in steps[0].stats
+    off = list(propagate(_UnsureWhenFaint(), lambda i: stack[i], 7, 2, start_res,
+                         PropagationConfig(iou_threshold=0.0, direction="forward",
+                                           min_confidence=0.0)))  # fmt: skip
+    assert [s.index for s in off if s.accepted] == [3, 4, 5, 6]  # the old behaviour: runs on

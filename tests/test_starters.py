@@ -19,8 +19,10 @@ def test_shipped_file_is_float16_with_a_card_that_matches_the_recipe(name):
 
     path = S.starter_path(name)
     obj = torch.load(path, map_location="cpu", weights_only=True)
-    floats = [v for v in obj["state_dict"].values() if v.is_floating_point()]
-    assert floats and all(v.dtype == torch.float16 for v in floats)
+    sd = obj["state_dict"]
+    weights = [v for k, v in sd.items() if v.is_floating_point() and "running_" not in k]
+    assert weights and all(v.dtype == torch.float16 for v in weights)  # BN statistics: float32
+    assert all(torch.isfinite(v).all() for v in sd.values() if v.is_floating_point())
     card = obj["meta"]["card"]
     entry = S.STARTERS[name]
     assert card["name"] == name and card["domain"] == entry.domain == obj["meta"]["domain"]
@@ -132,3 +134,19 @@ def test_finetuning_keeps_the_start_when_training_makes_it_worse(tmp_path):
     )
     assert content_digest(kept.model.state_dict()) == before
     assert not torch.isnan(next(kept.model.parameters())).any()
+
+
+def test_corrupt_or_foreign_files_in_the_cache_do_not_break_the_listing(monkeypatch, tmp_path):
+    from napari_iog.models.catalog import list_weights
+
+    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path))
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "garbage.pt").write_bytes(b"\x00not a checkpoint" * 50)
+    (tmp_path / "checkpoints" / "foreign.pt").write_bytes(b"PK\x03\x04" + bytes(200))
+    rows = {r.name: r for r in list_weights()}
+    assert (
+        rows["garbage"].description
+        == rows["foreign"].description
+        == ("unreadable napari-iog checkpoint")
+    )
+    assert rows["iog-em"].cached and rows["iog-aerial"].cached  # the starters are still there

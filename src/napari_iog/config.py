@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+MAX_CROP = 4096  # px; 512 is the paper's, a crafted 100000 would need ~75 GiB per image
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "tiny")
 
 
@@ -85,6 +86,11 @@ class PreprocessConfig:
     def __post_init__(self):
         if self.crop_size % 16 or self.crop_size < 32:
             raise ValueError(f"crop_size must be a multiple of 16 and >= 32, got {self.crop_size}.")
+        if self.crop_size > MAX_CROP:
+            raise ValueError(
+                f"crop_size {self.crop_size} is too large (at most {MAX_CROP} px; IOG uses 512): "
+                "the checkpoint's preprocess settings are wrong or were tampered with."
+            )
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}.")
 

@@ -14,7 +14,7 @@ Coordinates are pixel ``(row, col)`` of each 2D plane; slice indices count along
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +33,12 @@ class PropagationConfig:
     - ``margin``: px added around the previous mask's box.
     - ``iou_threshold``: stop when IoU(previous, new) is below this (0 disables).
     - ``min_area``: stop when the new mask has fewer pixels.
+    - ``min_confidence``: stop when the mean probability over the new mask is below this
+      (``None`` = the predictor's ``propagation_confidence``: 0.88 for IOG, chosen on ssTEM
+      training slices 00-09, ``benchmarks/propagation.py``; off for the classical predictors,
+      whose probabilities are not calibrated). The object has ended where the network is unsure.
+    - ``min_contrast_ratio``: stop when the object's contrast to its surround falls below this
+      share of the start object's (None = off; measured: it cuts true continuations too).
     - ``z_min``/``z_max``: inclusive slice limits (``None`` = stack ends).
     - ``direction``: ``"both"``, ``"forward"`` (increasing index) or ``"backward"``.
     """
@@ -40,6 +46,8 @@ class PropagationConfig:
     margin: int = 3
     iou_threshold: float = 0.5
     min_area: int = 10
+    min_confidence: float | None = None
+    min_contrast_ratio: float | None = None
     z_min: int | None = None
     z_max: int | None = None
     direction: str = "both"
@@ -67,6 +75,7 @@ class PropagationStep:
     reason: str | None
     done: int
     total: int
+    stats: dict = field(default_factory=dict)  # object_stats() of the slice, see _verdict
 
 
 def window_iou(a: MaskResult, b: MaskResult) -> float:
@@ -104,6 +113,28 @@ def prompt_from_result(result: MaskResult, margin: int) -> Prompt:
     )
     inside = Click(local.inside.row + r0, local.inside.col + c0, True)
     return Prompt(box.clip(result.image_shape), inside)
+
+
+def object_stats(plane: np.ndarray, result: MaskResult, ring: int = 4) -> dict:
+    """What tells an object from the place where it used to be: ``confidence`` (mean
+    probability over the mask) and ``contrast`` (mean intensity of a ``ring``-px band around
+    the mask minus the mean inside, over the plane's standard deviation; > 0 for dark objects).
+    ``plane``: ``[H, W]`` or ``[H, W, C]`` (channels averaged); ``result``: its MaskResult."""
+    from scipy import ndimage
+
+    conf = float(result.prob[result.mask].mean()) if result.area else 0.0
+    (wr, wc), m = result.window, result.mask
+    r0, c0 = max(wr.start - ring, 0), max(wc.start - ring, 0)
+    r1, c1 = min(wr.stop + ring, plane.shape[0]), min(wc.stop + ring, plane.shape[1])
+    img = np.asarray(plane[r0:r1, c0:c1], dtype=np.float64)
+    img = img.mean(axis=-1) if img.ndim == 3 else img
+    inside = np.zeros(img.shape, dtype=bool)
+    inside[wr.start - r0 : wr.stop - r0, wc.start - c0 : wc.stop - c0] = m
+    band = ndimage.binary_dilation(inside, iterations=ring) & ~inside
+    sd = float(np.asarray(plane, dtype=np.float32).std()) or 1.0
+    if not inside.any() or not band.any():
+        return {"confidence": conf, "contrast": 0.0}
+    return {"confidence": conf, "contrast": float((img[band].mean() - img[inside].mean()) / sd)}
 
 
 def _limits(n: int, cfg: PropagationConfig) -> tuple[int, int]:
@@ -158,6 +189,11 @@ def _walk(predictor, get_plane, start, start_result, cfg, lo, hi, rgb, contrast_
         directions.append(range(start - 1, lo - 1, -1))
     total = sum(len(d) for d in directions)
     done = 0
+    first = object_stats(get_plane(start), start_result)
+    if cfg.min_confidence is None:
+        from dataclasses import replace
+
+        cfg = replace(cfg, min_confidence=float(getattr(predictor, "propagation_confidence", 0.0)))
     for indices in directions:
         prev = start_result
         for i in indices:
@@ -165,19 +201,35 @@ def _walk(predictor, get_plane, start, start_result, cfg, lo, hi, rgb, contrast_
                 return
             done += 1
             prompt = prompt_from_result(prev, cfg.margin)
-            predictor.set_image(get_plane(i), rgb=rgb, contrast_limits=contrast_limits)
+            plane = get_plane(i)
+            predictor.set_image(plane, rgb=rgb, contrast_limits=contrast_limits)
             try:
                 result = predictor.predict(prompt)
             except PromptError as err:
                 yield PropagationStep(i, None, 0.0, False, f"prompt rejected: {err}", done, total)
                 break
             iou = window_iou(prev, result)
-            reason = None
-            if result.area < max(cfg.min_area, 1):
-                reason = f"mask smaller than {max(cfg.min_area, 1)} px"
-            elif iou < cfg.iou_threshold:
-                reason = f"IoU with previous slice {iou:.2f} < {cfg.iou_threshold:.2f}"
-            yield PropagationStep(i, result, iou, reason is None, reason, done, total)
+            stats = object_stats(plane, result) if result.area else {}
+            stats.update(iou_prev=iou, area_ratio=result.area / max(prev.area, 1))
+            stats["contrast_ratio"] = stats.get("contrast", 0.0) / (first["contrast"] or 1e-9)
+            reason = _verdict(cfg, result, stats)
+            yield PropagationStep(i, result, iou, reason is None, reason, done, total, stats)
             if reason is not None:
                 break
             prev = result
+
+
+def _verdict(cfg: PropagationConfig, result: MaskResult, stats: dict) -> str | None:
+    """Why propagation stops at this slice (None = accept it)."""
+    if result.area < max(cfg.min_area, 1):
+        return f"mask smaller than {max(cfg.min_area, 1)} px"
+    if stats["iou_prev"] < cfg.iou_threshold:
+        return f"IoU with previous slice {stats['iou_prev']:.2f} < {cfg.iou_threshold:.2f}"
+    if stats["confidence"] < cfg.min_confidence:
+        return f"confidence {stats['confidence']:.2f} < {cfg.min_confidence:.2f}"
+    if cfg.min_contrast_ratio is not None and stats["contrast_ratio"] < cfg.min_contrast_ratio:
+        return (
+            f"object contrast {stats['contrast_ratio']:.2f} of the start's < "
+            f"{cfg.min_contrast_ratio:.2f}"
+        )
+    return None

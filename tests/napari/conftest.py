@@ -69,3 +69,26 @@ def wait_result(qtbot, ctl, timeout=20000):
     qtbot.waitUntil(lambda: not ctl.busy, timeout=timeout)
     assert ctl.session.result is not None
     return ctl.session.result
+
+
+def canvas_pos(viewer, world_row, world_col):
+    """The canvas widget position (QPoint, logical pixels) showing world (row, col) in 2D."""
+    from qtpy.QtCore import QPoint
+
+    native = viewer.window._qt_viewer.canvas.native
+    cam = viewer.camera
+    x = (world_col - cam.center[-1]) * cam.zoom + native.width() / 2
+    y = (world_row - cam.center[-2]) * cam.zoom + native.height() / 2
+    return QPoint(int(round(x)), int(round(y)))
+
+
+def mouse_click(qtbot, viewer, world_row, world_col):
+    """A real left click (press + release) on the vispy canvas at world (row, col)."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication
+
+    native = viewer.window._qt_viewer.canvas.native
+    pos = canvas_pos(viewer, world_row, world_col)
+    qtbot.mouseMove(native, pos)
+    qtbot.mouseClick(native, Qt.MouseButton.LeftButton, pos=pos)
+    QApplication.processEvents()

@@ -38,7 +38,7 @@ def test_npe2_validate_cli():
     assert out.returncode == 0 and "valid" in (out.stdout + out.stderr)
 
 
-def test_widget_opens_through_manifest(make_napari_viewer, monkeypatch):
+def test_widget_opens_through_manifest(make_napari_viewer, monkeypatch, qtbot):
     from napari_iog._napari import model_choice
 
     monkeypatch.setattr(model_choice, "weight_choices", lambda: [model_choice.classical_choice()])
@@ -52,6 +52,7 @@ def test_widget_opens_through_manifest(make_napari_viewer, monkeypatch):
 
     assert isinstance(widget, AnnotatorWidget)
     assert widget.ctl.image.name == "img" and widget.ctl.points is not None
+    qtbot.waitUntil(lambda: widget.model.ready, timeout=60000)  # the list is read in a worker
     assert "Classical" in widget.weights.currentText()
     # reopening binds keys again without "already used" errors
     viewer.window.remove_dock_widget(dock)

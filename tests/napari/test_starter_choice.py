@@ -27,6 +27,7 @@ def test_demo_segments_the_sample_with_the_em_starter(make_napari_viewer, qtbot)
 
     viewer, w = open_demo("em-synthetic", viewer=make_napari_viewer())
     try:
+        qtbot.waitUntil(lambda: w.model.ready, timeout=60000)  # the list is read in a worker
         assert w.weights.currentData() == "iog-em"
         qtbot.waitUntil(lambda: isinstance(w.ctl.session.predictor, IOGPredictor), timeout=30000)
         assert w.ctl.session.predictor.domain == "em"
@@ -53,6 +54,7 @@ def test_demo_weights_option_takes_a_path_or_a_cached_name(
         import_weights(path, "tiny")
     viewer, w = open_demo("em-synthetic", weights=source, viewer=make_napari_viewer())
     try:
+        qtbot.waitUntil(lambda: w.model.ready, timeout=60000)
         assert w.weights.currentData() == source
         qtbot.waitUntil(lambda: w.ctl.session.predictor is not None, timeout=30000)
         assert w.ctl.session.predictor.model.config.backbone == "tiny"  # not the starter
@@ -68,6 +70,7 @@ def test_annotator_preselects_the_starter_of_each_image(make_napari_viewer, qtbo
     viewer.add_image(np.zeros((64, 64, 3), np.uint8), name="tile", rgb=True)
     w = AnnotatorWidget(viewer, autoload=False)
     viewer.window.add_dock_widget(w, name="IOG Annotator")
+    qtbot.waitUntil(lambda: w.model.ready, timeout=60000)
     assert w.weights.currentData() == "iog-aerial"
     viewer.add_image(np.zeros((3, 64, 64), np.uint16), name="stack")
     w.image_combo.refresh()
@@ -86,6 +89,7 @@ def test_other_domain_model_warns_once_and_names_the_match(make_napari_viewer, q
     viewer.add_image(np.zeros((64, 64), np.uint8), name="em")
     w = AnnotatorWidget(viewer, autoload=False)
     viewer.window.add_dock_widget(w, name="IOG Annotator")
+    qtbot.waitUntil(lambda: w.model.ready, timeout=60000)
     w.model.user_chose = True
     w.set_predictor(IOGPredictor.from_weights("iog-em", device="cpu"), "iog-em")
     viewer.add_image(np.zeros((64, 64, 3), np.uint8), name="tile", rgb=True)

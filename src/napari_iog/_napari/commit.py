@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from napari.layers import Image, Labels
+from napari.utils.notifications import show_info
 
 from napari_iog._napari.layers import LABELS_NAME, spatial_shape
 from napari_iog.inference.postprocess import COMMIT_MODES, paste_labels
@@ -20,11 +21,37 @@ class CommitError(ValueError):
     """A commit that cannot be done (no result, wrong labels shape); the message says what to do."""
 
 
+LABEL_DTYPES = (np.uint8, np.uint16, np.uint32, np.uint64)
+
+
 def make_labels_layer(viewer, image: Image, name: str = LABELS_NAME) -> Labels:
-    """A new empty Labels layer matching ``image`` (spatial shape, scale, translate)."""
+    """A new empty Labels layer matching ``image`` (spatial shape, scale, translate).
+
+    It starts as uint8: napari shows uint8 / uint16 labels without re-casting the whole layer
+    (wider dtypes are hashed into a texture on every refresh, seconds on 8000x8000 images);
+    :func:`fit_dtype` widens it when an id outgrows the dtype."""
     shape = spatial_shape(image)
-    data = np.zeros(shape, dtype=np.uint32)
+    data = np.zeros(shape, dtype=LABEL_DTYPES[0])
     return viewer.add_labels(data, name=name, scale=image.scale, translate=image.translate)
+
+
+def fit_dtype(labels: Labels, value: int) -> str | None:
+    """Widen an unsigned ``labels`` layer (uint8 -> uint16 -> uint32 -> uint64) so it holds
+    ``value``; its undo history is kept. Returns a message when it widened, else None (signed
+    or already wide enough layers are left alone; values they cannot hold raise CommitError)."""
+    dtype = np.dtype(labels.data.dtype)
+    if dtype.kind not in "ui" or int(value) <= np.iinfo(dtype).max:
+        return None
+    wider = next((d for d in LABEL_DTYPES if np.iinfo(d).max >= int(value)), None)
+    if dtype.kind != "u" or wider is None or labels.multiscale:
+        raise CommitError(
+            f"Id {value} does not fit in '{labels.name}' ({dtype.name}): use a smaller id."
+        )
+    labels.data = np.asarray(labels.data).astype(wider)
+    return (
+        f"'{labels.name}' now holds ids above {np.iinfo(dtype).max}: widened from {dtype.name} "
+        f"to {np.dtype(wider).name} (undo history kept)."
+    )
 
 
 def check_labels(labels: Labels, image: Image) -> None:
@@ -87,6 +114,9 @@ def commit_result(
             f"Labels layer '{labels.name}' has {labels.data.ndim} dims; the object lives on a "
             f"{len(leading) + 2}D image. Pick a Labels layer of the image's shape."
         )
+    msg = fit_dtype(labels, int(value))
+    if msg is not None:
+        show_info(msg)
     try:
         index, values = _edit_indices(labels, leading, result, int(value), mode)
     except ValueError as err:

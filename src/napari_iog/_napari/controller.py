@@ -13,6 +13,7 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QTimer
 
 from napari_iog._napari import layers as L
+from napari_iog._napari import overlays as O
 from napari_iog._napari.labels_ops import NEW_LABELS, LabelsOps
 from napari_iog._napari.model_choice import predictor_description
 from napari_iog._napari.workers import PredictionRunner
@@ -52,6 +53,9 @@ class AnnotatorController(LabelsOps):
         self._token = 0
         self._on_status = on_status or (lambda msg: None)
         self.on_labels_created = None  # callback(name) when a new Labels layer is made
+        viewer.camera.events.zoom.connect(self.fit_overlays)
+        viewer.dims.events.ndisplay.connect(self._on_ndisplay)
+        self._warned: set[str] = set()  # image warnings already shown (once each)
 
     # ----------------------------------------------------------------- setup
     @property
@@ -89,7 +93,7 @@ class AnnotatorController(LabelsOps):
             self.points = self.box = None
             return
         for msg in L.image_warnings(self.viewer, image):
-            show_warning(msg)
+            self._warn_once(msg)
         self.points = L.get_points_layer(self.viewer, image)
         self.box = L.get_box_layer(self.viewer, image)
         for layer in (self.points, self.box):
@@ -97,9 +101,30 @@ class AnnotatorController(LabelsOps):
                 layer.events.data.connect(self._on_layer_data)
                 self._connected.add(id(layer))
         L.show_preview(self.viewer, image, (), None, create=True)  # now, not on the first result
+        self.fit_overlays()
         self.points.mode = "add"
         self.viewer.layers.selection.active = self.points
         self._update_next_role()
+
+    def _warn_once(self, msg: str) -> None:
+        if msg not in self._warned:
+            self._warned.add(msg)
+            show_warning(msg)
+
+    def _on_ndisplay(self, event=None) -> None:
+        if self.image is not None and self.viewer.dims.ndisplay == 3:
+            self._warn_once(
+                "3D display: the annotator segments 2D slices; prompts need the 2D view. Switch "
+                "back to 2D (the 2D/3D button, bottom left) to annotate."
+            )
+
+    def fit_overlays(self, event=None) -> None:
+        """Markers, box outline and preview contour at their constant on-screen sizes."""
+        if self.image is None or self.points is None:
+            return
+        v = self.viewer
+        preview = v.layers[L.PREVIEW_NAME] if L.PREVIEW_NAME in v.layers else None
+        O.fit_to_zoom(v, self.image, self.points, self.box, preview)
 
     # --------------------------------------------------------------- prompts
     def _on_layer_data(self, event=None) -> None:
@@ -146,6 +171,7 @@ class AnnotatorController(LabelsOps):
         self.leading = self._object_leading(placed)
         rect = L.read_box(self.box, self.image, self.leading)
         box, inside, clicks, elsewhere = L.assemble_prompt(placed, rect, self.leading)
+        O.show_corner_box(self.box, self.image, self.leading, box if rect is None else None)
         self._update_next_role(placed, rect is not None)
         if elsewhere:
             show_warning(

@@ -86,11 +86,12 @@ def fit_threshold_job(image, labels, predictor, min_area: int) -> dict:
     from napari_iog.models.checkpoint import LoadedModel
     from napari_iog.training import FinetuneConfig, TrainingError
     from napari_iog.training.calibration import MIN_OBJECTS, fit_threshold
+    from napari_iog.words import count
 
     ds = ObjectDataset.from_arrays(image, labels, predictor.preprocess, min_area=min_area)
     if len(ds) < MIN_OBJECTS:
         raise TrainingError(
-            f"{len(ds)} objects of at least {min_area} px in these labels; the threshold is "
+            f"{count(len(ds), 'object')} of at least {min_area} px in these labels; the threshold is "
             f"fitted with at least {MIN_OBJECTS}. Commit more objects or lower 'min area'."
         )
     loaded = LoadedModel(predictor.model, predictor.preprocess)

@@ -9,38 +9,39 @@ into the IOG Annotator (if open). Tests: set values, call :meth:`FinetuneWidget.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
-from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from napari_iog.training.presets import resolve_start
 
-from .finetune_job import default_output, fit_threshold_job, layer_array, train_job
+from .finetune_form import FinetuneForm, cpu_hint
+from .finetune_job import fit_threshold_job, layer_array, train_job
+from .qt_helpers import scroll_layout
 from .workers import start_worker
 
+ENDINGS = {  # how a run ended, as the status says it
+    "timeout": "time budget reached",
+    "early_stop": "stopped early (no better validation)",
+    "done": "done",
+    "cancelled": "cancelled",
+}
 
-class FinetuneWidget(QWidget):
+
+def ending_text(kind: str) -> str:
+    """The user's words for a training end ``kind`` (``TrainEvent.kind``; text after it kept)."""
+    head, sep, tail = kind.partition(" ")
+    return ENDINGS.get(head, head) + sep + tail
+
+
+class FinetuneWidget(FinetuneForm, QWidget):
     """Dock widget; ``state`` is "idle" | "running" | "done" | "cancelled" | "error"."""
 
     def __init__(self, napari_viewer):
         super().__init__()
-        from napari_iog.training.presets import profile_names
-
         self.viewer = napari_viewer
         self.state = "idle"
         self.checkpoint: Path | None = None
@@ -48,30 +49,13 @@ class FinetuneWidget(QWidget):
         self.calibration = ""  # the last run's threshold calibration, one line
         self._cancel = threading.Event()
         self._worker = None
-        self.image_combo, self.labels_combo = QComboBox(), QComboBox()
-        self.profile_combo = QComboBox()
-        self.profile_combo.addItems(profile_names())
-        self.weights_edit = QLineEdit("auto")
-        self.weights_edit.setPlaceholderText("(empty = train the profile from scratch)")
-        self.weights_edit.setToolTip("auto: the shipped starter matching the image (iog-em: grey "
-                                     "EM, iog-aerial: colour); a name or file; empty: from scratch. "
-                                     "The start is kept if training does not beat it.")  # fmt: skip
-        self.minutes = QDoubleSpinBox(minimum=0.0, maximum=24 * 60.0, value=2.0, suffix=" min")
-        self.epochs = QSpinBox(minimum=1, maximum=100_000, value=200)
-        self.samples = QSpinBox(minimum=2, maximum=100_000, value=128)
-        self.batch = QSpinBox(minimum=2, maximum=256, value=8)
-        self.min_area = QSpinBox(minimum=0, maximum=10**7, value=50)
-        self.lr = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=1.0, value=2e-3, singleStep=1e-4)
-        self.freeze = QCheckBox("freeze backbone")
-        self.topdown = QCheckBox("no 'up' in these images (EM, microscopy, aerial)")
-        self.topdown.setChecked(True)
-        self.topdown.setToolTip("Any rotation, vertical flips, +-10 % contrast (paper: +-20 deg)")
-        self.calibrate = QCheckBox("fit the mask threshold after training")
-        self.calibrate.setChecked(True)
-        self.calibrate.setToolTip("After training, cut the network's probabilities where the "
-                                  "held-out objects you annotated are matched best (needs >= 10 "
-                                  "of them; otherwise 0.5 stays)")  # fmt: skip
-        self.out_edit = QLineEdit(str(default_output()))
+        self._budget_s: float | None = None  # the running job's time budget (progress by time)
+        self._t0 = 0.0
+        self._preparing = QTimer(self)
+        self._preparing.setInterval(500)
+        self._preparing.timeout.connect(self._tick_preparing)
+        form = self._build_form()
+        self.profile_hint.setText(cpu_hint(self.profile_combo.currentText()))
         self.start_btn, self.cancel_btn = QPushButton("Train"), QPushButton("Cancel")
         self.cancel_btn.setEnabled(False)
         self.fit_btn = QPushButton("Fit threshold only")
@@ -80,65 +64,22 @@ class FinetuneWidget(QWidget):
         self.progress = QProgressBar()
         self.status = QLabel("Pick an image and the Labels layer with your objects, then Train.")
         self.status.setWordWrap(True)
-        form = QFormLayout()
-        for label, w in [
-            ("image", self.image_combo),
-            ("labels", self.labels_combo),
-            ("profile", self.profile_combo),
-            ("start from weights", self.weights_edit),
-            ("time budget", self.minutes),
-            ("max epochs", self.epochs),
-            ("samples / epoch", self.samples),
-            ("batch size", self.batch),
-            ("min area (px)", self.min_area),
-            ("learning rate", self.lr),
-            ("", self.freeze),
-            ("", self.topdown),
-            ("", self.calibrate),
-            ("save to", self.out_edit),
-        ]:
-            form.addRow(label, w)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_btn)
         buttons.addWidget(self.fit_btn)
         buttons.addWidget(self.cancel_btn)
-        lay = QVBoxLayout(self)
+        lay = scroll_layout(self)
         lay.addLayout(form)
         lay.addLayout(buttons)
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
+        lay.addStretch(1)
         self.start_btn.clicked.connect(self.start)
         self.cancel_btn.clicked.connect(self.cancel)
         self.fit_btn.clicked.connect(self.fit_threshold)
         self.viewer.layers.events.inserted.connect(self._refresh)
         self.viewer.layers.events.removed.connect(self._refresh)
         self._refresh()
-
-    # ----------------------------------------------------------------------------- layers
-    def _refresh(self, event=None) -> None:
-        for combo, kind in ((self.image_combo, Image), (self.labels_combo, Labels)):
-            current = combo.currentText()
-            combo.clear()
-            combo.addItems([ly.name for ly in self.viewer.layers if isinstance(ly, kind)])
-            if current:
-                combo.setCurrentText(current)
-
-    def _config(self):
-        from napari_iog.training import FinetuneConfig
-
-        return FinetuneConfig(
-            epochs=self.epochs.value(),
-            samples_per_epoch=self.samples.value(),
-            batch_size=self.batch.value(),
-            lr=self.lr.value(),
-            min_area=self.min_area.value(),
-            freeze_backbone=self.freeze.isChecked(),
-            max_minutes=self.minutes.value() or None,
-            val_fraction=0.15,
-            calibrate_threshold=self.calibrate.isChecked(),
-            workers=None,  # auto: none on a CPU; on CUDA spawned processes cut the samples
-            **(dict(rotate=180.0, vflip=True, intensity=0.1) if self.topdown.isChecked() else {}),
-        )
 
     # ----------------------------------------------------------------------------- actions
     def start(self) -> None:
@@ -160,8 +101,12 @@ class FinetuneWidget(QWidget):
         self.state = "running"
         self.start_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
-        self.progress.setValue(0)
-        self.status.setText("Preparing the objects...")
+        self._budget_s = cfg.max_minutes * 60.0 if cfg.max_minutes else None
+        self.progress.setRange(0, 0)  # busy until the first step: the objects are being cut
+        self.progress.setFormat("%p%")
+        self._t0 = time.monotonic()
+        self._preparing.start()
+        self._tick_preparing()
         names = {"image": image.name, "labels": labels.name}
         self._worker = start_worker(
             train_job,
@@ -244,9 +189,11 @@ class FinetuneWidget(QWidget):
         if isinstance(ev, tuple):
             kind, payload = ev
             if kind == "info":
+                self._preparing.stop()
                 self.status.setText(f"Training on {payload}")
             elif kind == "loaded":
                 predictor, path, how = payload
+                how = ending_text(how)
                 self.checkpoint = Path(path)
                 annot = self._annotator()
                 where = (
@@ -262,26 +209,49 @@ class FinetuneWidget(QWidget):
                 self.status.setText(f"{how}: {path} - {where}.{extra}")
             elif kind == "nothing":
                 self.state = "cancelled"
-                self.status.setText(payload)
+                kind, sep, rest = payload.partition(":")
+                self.status.setText(ending_text(kind) + sep + rest)
             return
         if ev.kind == "step":
-            self.progress.setMaximum(ev.total_steps)
-            self.progress.setValue(ev.step)
-            self.status.setText(
-                f"step {ev.step}/{ev.total_steps}  loss {ev.loss:.3f}  best val IoU "
-                f"{max(ev.best_val, 0):.3f}  ({ev.seconds:.0f} s)"
-            )
+            self._show_step(ev)
         elif ev.kind == "epoch":
             self.history.append(ev)
         elif ev.kind == "calibrated":
             self.calibration = ev.message
             self.status.setText(ev.message)
 
+    def _tick_preparing(self) -> None:
+        self.status.setText(
+            f"Preparing the objects... {time.monotonic() - self._t0:.0f} s (cutting a crop "
+            "around every object; large layers take a while)"
+        )
+
+    def _show_step(self, ev) -> None:
+        """Progress by time when a time budget is set (the run ends when it is used up, long
+        before max epochs), else by steps of max epochs."""
+        self._preparing.stop()
+        if self._budget_s:
+            frac = max(ev.step / max(ev.total_steps, 1), ev.seconds / self._budget_s)
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(min(frac, 1.0) * 1000))
+            left = max(self._budget_s - ev.seconds, 0.0)
+            where = f"{ev.seconds:.0f} s of {self._budget_s:.0f} s, {left:.0f} s left"
+        else:
+            self.progress.setRange(0, max(ev.total_steps, 1))
+            self.progress.setValue(ev.step)
+            where = f"step {ev.step}/{ev.total_steps}, {ev.seconds:.0f} s"
+        self.status.setText(f"{where}  loss {ev.loss:.3f}  best val IoU {max(ev.best_val, 0):.3f}")
+
     def _on_error(self, err) -> None:
         self._fail(str(err))
 
     def _on_finished(self) -> None:
         self._worker = None
+        self._preparing.stop()
+        if self.progress.maximum() == 0:  # ended while still busy
+            self.progress.setRange(0, 1)
+        if self.state == "done":
+            self.progress.setValue(self.progress.maximum())
         self.start_btn.setEnabled(True)
         self.fit_btn.setEnabled(True)
         self.cancel_btn.setEnabled(False)

@@ -7,6 +7,8 @@ conversion place). Masks are committed in ONE undoable step (``Labels.data_setit
 ``block_history``), keep-existing mode (labels already there are never overwritten), new ids from
 max + 1 in shape order; where new masks overlap, the smaller object wins.
 The model is the same per-process cache as the dask workers (``harvest.predict.cached_predictor``).
+The weights picker lists what the annotator's does (shipped starters, cached weights and
+checkpoints, a local file, the classical random walker), read in a worker once the widget is up.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 from magicgui.widgets import (
     CheckBox,
+    ComboBox,
     Container,
     FloatSpinBox,
     Label,
-    LineEdit,
     PushButton,
     SpinBox,
     create_widget,
@@ -28,7 +30,10 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels, Shapes
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QFileDialog
 
+from napari_iog._napari import model_choice as M
 from napari_iog._napari.commit import check_labels, commit_result, make_labels_layer, next_id
 from napari_iog._napari.layers import current_leading, plane, world_to_pixel
 from napari_iog._napari.workers import start_worker
@@ -68,7 +73,12 @@ def harvest_job(
     """Generator run in the worker: yields the number of boxes finished per batch (int), then one
     :class:`HarvestOutcome` (the generator's last item, so any worker wrapper passes it on).
     ``threshold``: mask threshold instead of the weights' own (None)."""
-    predictor, lock = cached_predictor(weights, "auto", True, threshold=threshold)
+    if weights == M.CLASSICAL:  # no IOG weights: a random walker seeded by each box
+        from napari_iog.inference import RandomWalkerPredictor
+
+        predictor, lock = RandomWalkerPredictor(), threading.Lock()
+    else:
+        predictor, lock = cached_predictor(weights, "auto", True, threshold=threshold)
     masks: list[BoxMask] = []
     with lock:
         image_plane = np.asarray(image_plane)
@@ -106,7 +116,13 @@ class HarvestWidget(Container):
         self.viewer = napari_viewer
         self._image = create_widget(annotation=Image, label="image")
         self._shapes = create_widget(annotation=Shapes, label="boxes")
-        self._weights = LineEdit(label="weights", tooltip="checkpoint path or weights name")
+        self._weights = ComboBox(
+            label="weights", choices=[("Looking for weights...", "")],
+            tooltip="IOG weights (shipped starters, cached, fine-tuned), a local file, or the "
+            "classical random walker (no weights)",
+        )  # fmt: skip
+        self._weights_file = PushButton(text="Local weights file...")
+        self._items: list[tuple[str, str]] = [("Looking for weights...", "")]
         self._batch = SpinBox(label="batch size", value=8, min=1, max=512)
         self._two_stage = CheckBox(text="two-stage (2nd pass from the first mask)", value=False)
         self._threshold = FloatSpinBox(
@@ -122,21 +138,62 @@ class HarvestWidget(Container):
                 self._image,
                 self._shapes,
                 self._weights,
+                self._weights_file,
                 self._batch,
                 self._two_stage,
                 self._threshold,
                 self._run_btn,
                 self._cancel_btn,
                 self._status,
-            ]
+            ],
+            scrollable=True,
         )
         self._run_btn.changed.connect(self.run)
         self._cancel_btn.changed.connect(self.cancel)
+        self._weights_file.changed.connect(lambda *_: self.pick_weights_file())
+        QTimer.singleShot(0, self._list_weights)
         self._cancel_flag = threading.Event()
         self.worker = None
         self._pbar = None
         for ev in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             ev.connect(self.reset_choices)
+
+    # ------------------------------------------------------------------ weights
+    def _list_weights(self) -> None:
+        start_worker(M.weight_choices, on_returned=self._on_listed)
+
+    def _on_listed(self, choices: list) -> None:
+        try:
+            keep = self._weights.value
+        except RuntimeError:  # the widget was closed before the list arrived
+            return
+        self._items = [(c.label, c.source) for c in choices]
+        self._weights.choices = self._items
+        if keep:
+            self.set_weights(keep)
+            return
+        image, domain = self._image.value, None
+        if image is not None:
+            from napari_iog.models.starters import image_domain  # torch: already imported
+
+            domain = image_domain(image.data, image.rgb, image.metadata)
+        self._weights.value = M.best_available(domain, choices).source
+
+    def set_weights(self, source: str) -> None:
+        """Use ``source`` (weights name, checkpoint path or ``classical``), listing it if new."""
+        if source not in [v for _, v in self._items]:
+            self._items = [*self._items, (f"IOG: {source}", source)]
+            self._weights.choices = self._items
+        self._weights.value = source
+
+    def pick_weights_file(self, path: str | None = None) -> None:
+        """Harvest with a local weights file (``path`` or one chosen in a file dialog)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self.native, "IOG weights", "", "Weights (*.pth *.pt *.ckpt)"
+            )
+        if path:
+            self.set_weights(path)
 
     def cancel(self, *_):
         self._cancel_flag.set()
@@ -144,12 +201,14 @@ class HarvestWidget(Container):
     def run(self, *_):
         """Start harvesting (returns the worker; results land on the main thread)."""
         image, shapes = self._image.value, self._shapes.value
-        weights = self._weights.value.strip()
+        weights = str(self._weights.value or "").strip()
         if image is None or shapes is None:
             show_error("Pick an image layer and a Shapes layer with boxes.")
             return None
         if not weights:
-            show_error("Give the weights: a checkpoint path or a weights name.")
+            show_error(
+                "Pick the weights (wait for the list), a local file, or the classical predictor."
+            )
             return None
         leading = current_leading(self.viewer, image)
         records = shapes_to_records(shapes, image, leading)

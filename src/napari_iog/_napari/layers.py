@@ -24,6 +24,7 @@ PREVIEW_NAME = "IOG preview"
 LABELS_NAME = "IOG labels"
 PLUGIN_LAYERS = (POINTS_NAME, BOX_NAME, PREVIEW_NAME)
 
+DERIVED = "corner_box"  # Shapes feature: True for the outline drawn between two corner clicks
 ROLES = ("outside", "inside", "positive", "negative")
 ROLE_COLORS = {"outside": "orange", "inside": "yellow", "positive": "lime", "negative": "red"}
 
@@ -87,6 +88,12 @@ def image_warnings(viewer, image: Image) -> list[str]:
             f"'{image.name}' has shape {shape}: its last axis looks like colour channels but the "
             "layer is not RGB. Re-open it as RGB (rgb=True) or move channels to the front."
         )
+    if not image.rgb and len(shape) == 3 and shape[0] in (3, 4) and min(shape[1:]) > 16:
+        msgs.append(
+            f"'{image.name}' has shape {shape}: if these are colour channels first, napari shows "
+            "them as a stack of single-channel slices and each is segmented alone. For colour, "
+            "open it channels-last as RGB (np.moveaxis(data, 0, -1), rgb=True)."
+        )
     if (
         viewer.dims.ndisplay != 2
         or tuple(viewer.dims.displayed) != tuple(range(viewer.dims.ndim))[-2:]
@@ -126,9 +133,8 @@ def get_points_layer(viewer, image: Image) -> Points:
             np.empty((0, image.ndim)),
             name=POINTS_NAME,
             features={"role": np.array([], dtype=object)},
-            size=max(3.0, min(spatial_shape(image)[-2:]) / 60),
             border_width=0.1,
-        )
+        )  # sizes: overlays.fit_to_zoom (constant on screen)
         layer.feature_defaults = {"role": "outside"}
     _place_like(layer, image)
     return layer
@@ -141,7 +147,6 @@ def get_box_layer(viewer, image: Image) -> Shapes:
         layer = viewer.add_shapes(
             ndim=image.ndim, name=BOX_NAME, face_color="transparent", edge_color="orange"
         )
-        layer.edge_width = max(1.0, min(spatial_shape(image)[-2:]) / 300)
     _place_like(layer, image)
     return layer
 
@@ -163,11 +168,18 @@ def read_points(points: Points, image: Image) -> list[PlacedPoint]:
     return out
 
 
+def _drawn(shapes: Shapes) -> list[bool]:
+    """Per shape: drawn by the user (or restored from a prompt), not a derived corner outline."""
+    if DERIVED not in shapes.features or len(shapes.features) != len(shapes.data):
+        return [True] * len(shapes.data)
+    return [not bool(f) for f in shapes.features[DERIVED]]
+
+
 def read_box(shapes: Shapes, image: Image, leading: tuple[int, ...]) -> BBox | None:
     """The last rectangle drawn on slice ``leading`` as an inclusive pixel box (None if none)."""
     box = None
-    for verts, kind in zip(shapes.data, shapes.shape_type):
-        if kind != "rectangle":
+    for verts, kind, drawn in zip(shapes.data, shapes.shape_type, _drawn(shapes)):
+        if kind != "rectangle" or not drawn:
             continue
         pix = [world_to_pixel(image, shapes.data_to_world(v)) for v in verts]
         if any(p[0] != leading for p in pix):
@@ -180,8 +192,9 @@ def read_box(shapes: Shapes, image: Image, leading: tuple[int, ...]) -> BBox | N
 
 def last_rect_leading(shapes: Shapes, image: Image) -> tuple[int, ...] | None:
     """Slice index of the last rectangle in ``shapes`` (None when there is none)."""
-    for verts, kind in zip(reversed(shapes.data), reversed(shapes.shape_type)):
-        if kind == "rectangle":
+    rows = zip(reversed(shapes.data), reversed(shapes.shape_type), reversed(_drawn(shapes)))
+    for verts, kind, drawn in rows:
+        if kind == "rectangle" and drawn:
             return world_to_pixel(image, shapes.data_to_world(verts[0]))[0]
     return None
 
@@ -190,6 +203,7 @@ def write_prompt(points: Points, shapes: Shapes, image: Image, leading, prompt: 
     """Show ``prompt`` in the layers: a rectangle for its box, points for inside/corrections."""
     with points.events.data.blocker(), shapes.events.data.blocker():
         shapes.data = []
+        shapes.features = {DERIVED: np.zeros(0, dtype=bool)}  # napari keeps stale rows
         points.data = np.empty((0, image.ndim))
         if prompt is None:
             return
@@ -273,7 +287,7 @@ def show_preview(viewer, image: Image, leading, result, create: bool = False) ->
         layer.colormap = DirectLabelColormap(
             color_dict={None: "transparent", 0: "transparent", 1: "cyan"}
         )
-        layer.contour = max(1, int(round(min(spatial_shape(image)[-2:]) / 250)))
+        layer.contour = 1  # overlays.fit_to_zoom makes it constant on screen
     layer.data = data
     layer.scale = scale
     layer.translate = translate

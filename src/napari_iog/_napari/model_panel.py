@@ -1,11 +1,16 @@
 """The Model section of the annotator: weights picker (registry names, our fine-tuned
 checkpoints, a local file, or the classical fallback), device dropdown, mirror averaging (flip
 test-time augmentation), the mask threshold, Load. Loading runs in a thread worker; a clear
-message says how to get weights that are absent."""
+message says how to get weights that are absent.
+
+The list of weights is read in a worker too (it imports torch to read checkpoint headers, over a
+second): the panel opens at once with "Looking for weights...", and what needs the list (the
+preselection for the image, a Load asked meanwhile) runs when it arrives (``ready``)."""
 
 from __future__ import annotations
 
 from napari.utils.notifications import show_warning
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -46,12 +51,18 @@ class ModelPanel(QGroupBox):
         self._loader = None
         self.user_chose = False  # the user picked weights: image changes no longer re-pick
         self.loaded_label: str | None = None  # the weights of the predictor in use
+        self.ready = False  # the weights list has been read (see the module doc)
+        self.on_ready = None  # callback() once the list is there (the widget matches the image)
+        self._pending_load: tuple | None = None
         form = QFormLayout(self)
         self.info = QLabel("")
         self.info.setWordWrap(True)
         self.weights = _WeightsCombo(self.refresh_choices)
-        self._choices: list[M.WeightsChoice] = []
-        self.refresh_choices()
+        looking = M.WeightsChoice("Looking for weights...", "", False, "Reading the weights...")
+        self._choices: list[M.WeightsChoice] = [looking]
+        self.weights.addItem(looking.label, looking.source)
+        self._lister = None  # started once the event loop runs again: the widget opens first
+        QTimer.singleShot(0, self._start_listing)
         self.weights.currentIndexChanged.connect(self._on_weights_changed)
         self.weights.activated.connect(self._on_user_pick)
         self.device = QComboBox()
@@ -85,11 +96,48 @@ class ModelPanel(QGroupBox):
         form.addRow(self.info)
         self._on_weights_changed()
 
+    def _start_listing(self) -> None:
+        if not self.ready and self._lister is None and self._alive():
+            self._lister = start_worker(
+                M.weight_choices, on_returned=self._on_listed, on_error=self._on_list_failed
+            )
+
+    def _alive(self) -> bool:
+        try:  # the widget may be closed before the list arrives
+            self.weights.count()
+        except RuntimeError:
+            return False
+        return True
+
+    def _on_listed(self, choices: list) -> None:
+        if not self.ready and self._alive():  # (or the user opened the picker: then it is read)
+            self._fill(choices)
+            self._became_ready()
+
+    def _on_list_failed(self, err) -> None:
+        show_warning(f"Could not list the weights on this machine: {err}")
+        self._on_listed([M.classical_choice()])
+
+    def _became_ready(self) -> None:
+        self.ready = True
+        if self.on_ready is not None:
+            self.on_ready()
+        if self._pending_load is not None:
+            threshold, self._pending_load = self._pending_load[0], None
+            self.load_model(threshold)
+
     def refresh_choices(self, domain: str | None = None) -> None:
         """Rebuild the picker from what is on disk now (new checkpoints appear), keeping the
-        current selection, or preselecting the best weights for ``domain`` if there is none."""
+        current selection, or preselecting the best weights for ``domain`` if there is none.
+        Before the first list has arrived this reads it here (the user opened the picker)."""
+        was_ready = self.ready
+        self._fill(M.weight_choices(), domain)
+        if not was_ready:
+            self._became_ready()
+
+    def _fill(self, choices: list, domain: str | None = None) -> None:
         current = self.weights.currentData()
-        self._choices = M.weight_choices()
+        self._choices = list(choices)
         self.weights.blockSignals(True)
         self.weights.clear()
         for c in self._choices:
@@ -114,7 +162,9 @@ class ModelPanel(QGroupBox):
         """Preselect (and, once a model is in use, load) the starter of the domain of image
         ``layer`` while the user has not picked weights; else the warning to show when the
         model in use (domain ``in_use``) is for the other domain, naming the matching model."""
-        from napari_iog.models.starters import image_domain, starter_for
+        if not self.ready:
+            return None  # the widget asks again once the list is there (on_ready)
+        from napari_iog.models.starters import image_domain, starter_for  # torch: now imported
 
         domain = image_domain(layer.data, layer.rgb, layer.metadata)
         if not self.user_chose:
@@ -157,6 +207,10 @@ class ModelPanel(QGroupBox):
     def load_model(self, threshold: float | None = None) -> None:
         """Build the chosen predictor in a worker; the widget stays usable meanwhile.
         ``threshold``: mask threshold for it instead of the weights' own."""
+        if not self.ready:  # load once the list is read (the choice may still change)
+            self._pending_load = (threshold,)
+            self._set_status("Looking for weights on this machine...")
+            return
         source, device = self.weights.currentData(), self.device.currentText()
         self._load_token += 1
         token = self._load_token

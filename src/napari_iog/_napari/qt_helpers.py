@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QPushButton, QSpinBox
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFrame,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 class LiveCombo(QComboBox):
@@ -56,3 +65,18 @@ def find_dock_widget(viewer, cls):
             if isinstance(candidate, cls):
                 return candidate
     return None
+
+
+def scroll_layout(outer) -> QVBoxLayout:
+    """Put a frameless, vertically scrolling area into the QWidget ``outer`` and return the
+    layout of its content: a dock built on it never forces the window taller than the screen."""
+    content = QWidget()
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(content)
+    lay = QVBoxLayout(outer)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(area)
+    outer.scroll_area = area
+    return QVBoxLayout(content)

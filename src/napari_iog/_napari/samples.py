@@ -49,9 +49,15 @@ def _fetch(url: str, sha256: str, fname: str) -> str:
 def _fallback(what: str, err: Exception, synthetic):
     from napari.utils.notifications import show_warning
 
+    text = str(err).lower()
+    why = (
+        "the downloaded file did not match its checksum"
+        if "hash" in text or "checksum" in text
+        else "this computer seems to be offline"
+    )
     show_warning(
-        f"Could not download the {what} ({type(err).__name__}: {err}). Opened the synthetic "
-        "offline sample instead; connect to the internet and open the sample again for real data."
+        f"Could not download the {what} ({why}), so the synthetic sample opened instead: "
+        "connect to the internet and open the sample again for the real data."
     )
     return synthetic()
 

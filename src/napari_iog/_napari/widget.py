@@ -29,7 +29,7 @@ from napari_iog._napari.layers import PLUGIN_LAYERS
 from napari_iog._napari.model_panel import ModelPanel
 from napari_iog._napari.propagation_control import PropagationControl
 from napari_iog._napari.provenance import export_json
-from napari_iog._napari.qt_helpers import LiveCombo, button, spin
+from napari_iog._napari.qt_helpers import LiveCombo, button, scroll_layout, spin
 from napari_iog.inference.postprocess import COMMIT_MODES
 from napari_iog.propagation import PropagationConfig, PropagationError
 
@@ -46,8 +46,9 @@ class AnnotatorWidget(QWidget):
         self.ctl = AnnotatorController(napari_viewer, on_status=self._set_status)
         self.ctl.on_labels_created = self._select_labels
         self.prop = PropagationControl(self.ctl, self._on_progress, self._on_prop_done)
-        lay = QVBoxLayout(self)
+        lay = scroll_layout(self)  # scrolls: the help table stays reachable in short windows
         self.model = ModelPanel(self._set_status, self.set_predictor, self.ctl.set_threshold)
+        self.model.on_ready = self._on_weights_listed
         self.weights, self.device, self.model_info = (
             self.model.weights,
             self.model.device,
@@ -190,6 +191,10 @@ class AnnotatorWidget(QWidget):
         if self.ctl.points is not None:
             K.bind_all(self.viewer, [self.ctl.points, self.ctl.box], self._handlers())
 
+    def _on_weights_listed(self) -> None:
+        if isinstance(self.ctl.image, Image):
+            self._match_model(self.ctl.image)
+
     def _match_model(self, layer) -> None:
         """The starter of the image's domain, or a warning that the model in use is not for it."""
         msg = self.model.match_image(layer, getattr(self.ctl.session.predictor, "domain", None))
@@ -283,7 +288,7 @@ class AnnotatorWidget(QWidget):
         self.model.show_threshold(getattr(predictor, "mask_threshold", None))
         classical = "Classical" in type(predictor).__name__ or "classical" in (name or "")
         tag = "CLASSICAL predictor (not IOG) - " if classical else ""
-        self.model_info.setText(f"{tag}{self.ctl.predictor_name}")
+        self.model_info.setText(f"{tag}{self.ctl.predictor_name.replace(' (not IOG)', '')}")
 
     def _set_status(self, msg: str) -> None:
         self.status.setText(msg)

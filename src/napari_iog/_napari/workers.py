@@ -40,6 +40,9 @@ def _safe_gen(func, *args):
         yield _Failed(exc)
 
 
+_RUNNING: set = set()  # workers started by start_worker that have not finished
+
+
 def start_worker(func, *args, on_returned=None, on_yielded=None, on_error=None, on_finished=None):
     """Start ``func(*args)`` in a napari thread worker and return the worker. A generator
     function gives a generator worker (``on_yielded`` per item). Exceptions raised by ``func``
@@ -65,6 +68,10 @@ def start_worker(func, *args, on_returned=None, on_yielded=None, on_error=None, 
         worker.yielded.connect(yielded)
     if on_finished is not None:
         worker.finished.connect(on_finished)
+    # keep the worker (and its Qt signals) alive until it ends, even when the widget that
+    # started it is closed first: a worker emitting through deleted signals aborts the process
+    _RUNNING.add(worker)
+    worker.finished.connect(lambda w=worker: _RUNNING.discard(w))
     worker.start()
     return worker
 

@@ -12,6 +12,8 @@ not changed. Needs at least 10 objects. Fine-tuning does this by itself on its v
 
 from __future__ import annotations
 
+from ..words import count
+
 
 def register(subparsers) -> None:
     from . import pairs_options
@@ -53,7 +55,7 @@ def run(args) -> int:
     print(f"napari-iog calibrate: {ds.describe()}")
     if len(ds) < MIN_OBJECTS:
         raise CLIError(
-            f"{len(ds)} objects to fit the threshold on; annotate at least {MIN_OBJECTS} "
+            f"{count(len(ds), 'object')} to fit the threshold on; annotate at least {MIN_OBJECTS} "
             f"(or lower --min-area, now {args.min_area} px)."
         )
     cfg = FinetuneConfig(val_max_objects=args.max_objects, device=str(device))

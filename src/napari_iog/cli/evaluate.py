@@ -3,8 +3,10 @@
     napari-iog evaluate --weights my.pt --images raw/ --labels masks/ --report out/
 
 Writes ``out/report.json`` (mIoU@k, NoC@85/90 per method), ``out/per_object.csv`` and
-``out/iou_vs_clicks.png``. Baselines run on the same boxes and clicks: box fill, random walker,
-GrabCut (when OpenCV is installed). ``--void-band 2`` ignores a 2 px band around every object's
+``out/iou_vs_clicks.png``, rewritten after every method (``methods_pending`` in report.json lists
+those still to run), so a crash or Ctrl-C later keeps the finished methods. Each method shows its
+own progress bar. Baselines run on the same boxes and clicks: box fill, random walker,
+GrabCut (when OpenCV is installed; large boxes are downscaled to bound its cost). ``--void-band 2`` ignores a 2 px band around every object's
 boundary (in the IoU and for the click simulator), as PASCAL VOC's void pixels are ignored.
 """
 
@@ -70,7 +72,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..cli import CLIError, load_pairs_of, pair_inputs
     from ..evaluation.experiment import baseline_predictors, parse_baselines
-    from ..evaluation.protocol import EvalConfig, EvalResult, evaluate
+    from ..evaluation.protocol import EvalConfig
     from ..evaluation.report import write_report
     from ..inference import IOGPredictor
     from ..models.starters import resolve_weights
@@ -112,34 +114,50 @@ def run(args) -> int:
         box_jitter=args.box_jitter,
         seed=args.seed,
     )
-    results = []
-    for name, pred in predictors.items():
-        res = EvalResult(name)
-        gen = evaluate(pred, images, labels, cfg, name, res)
-        if args.no_progress:
-            for _ in gen:
-                pass
-        else:
-            from tqdm import tqdm
-
-            bar = None
-            for ev in gen:
-                if bar is None:
-                    bar = tqdm(total=ev.total, unit="obj", desc=name)
-                bar.update(1)
-            if bar is not None:
-                bar.close()
+    command = "napari-iog " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else ""
+    extra = {"weights": str(args.weights), "command": command, "protocol": cfg.__dict__}
+    results, methods, out = [], list(predictors), None
+    for i, (name, pred) in enumerate(predictors.items(), start=1):
+        step = f"[{i}/{len(methods)}] {name}"
+        print(f"napari-iog evaluate: method {step}", flush=True)
+        try:
+            res = _run_method(pred, images, labels, cfg, name, step, not args.no_progress)
+        except KeyboardInterrupt:
+            done = ", ".join(r.name for r in results) or "none"
+            where = f"; {out['json']} holds them" if out else ""
+            print(f"interrupted during {name}: finished methods: {done}{where}.", file=sys.stderr)
+            return 130
         s = res.summary()
         print(
             f"{name}: mIoU@3 {s['miou_at_3']:.4f}  NoC@85 {s['noc85']:.2f}  NoC@90 {s['noc90']:.2f}  "
-            f"(n={s['n_objects']}, skipped small {s['n_skipped_small']})"
+            f"(n={s['n_objects']}, skipped small {s['n_skipped_small']}, {s['seconds']:.0f} s)"
         )
         results.append(res)
-    command = "napari-iog " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else ""
-    out = write_report(
-        results,
-        args.report,
-        extra={"weights": str(args.weights), "command": command, "protocol": cfg.__dict__},
-    )
+        # written after every method: a crash or Ctrl-C later keeps the finished ones
+        out = write_report(results, args.report, extra={**extra, "methods_pending": methods[i:]})
     print(f"report: {out['json']}")
     return 0
+
+
+def _run_method(pred, images, labels, cfg, name: str, desc: str, progress: bool):
+    """Evaluate one method (an ``EvalResult``), with a tqdm bar per method when ``progress``."""
+    from ..evaluation.protocol import EvalResult, evaluate
+
+    res = EvalResult(name)
+    gen = evaluate(pred, images, labels, cfg, name, res)
+    if not progress:
+        for _ in gen:
+            pass
+        return res
+    from tqdm import tqdm
+
+    bar = None
+    try:
+        for ev in gen:
+            if bar is None:
+                bar = tqdm(total=ev.total, unit="obj", desc=desc)
+            bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return res

@@ -3,11 +3,13 @@
 Coordinates are pixel ``(row, col)`` of the image plane, boxes inclusive ``R0 C0 R1 C1``. A 3D
 stack (``[Z, H, W]`` or ``[Z, H, W, C]``) needs ``--slice Z``. The mask is written as a 2D
 ``uint8`` TIFF (or PNG) of the plane's size with values 0/255 (``--values 1``: 0/1), atomically.
+An empty mask is an error (exit 2, nothing written), never a silent empty file.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from napari_iog.cli import CLIError, threshold_option
 
 _SIGNS = {"+": True, "pos": True, "1": True, "-": False, "neg": False, "0": False}
 _OUT_SUFFIXES = (".tif", ".tiff", ".png")
+TINY_SIDE = 3  # px: a box this thin (or thinner) holds an object IOG often misses
 
 
 def register(subparsers) -> None:
@@ -124,6 +127,50 @@ def write_mask(path, mask: np.ndarray, value: int = 255) -> Path:
     return path
 
 
+def box_notes(box, shape) -> list[str]:
+    """Warnings about a box that is mostly off the image or tiny (<= ``TINY_SIDE`` px a side);
+    refuses (``CLIError``) a box whose part on the image is thinner than 2 px."""
+    h, w = int(shape[0]), int(shape[1])
+    on = box.clip((h, w))
+    if on.height < 2 or on.width < 2:
+        raise CLIError(
+            f"Only a {on.height}x{on.width} px sliver of the box {box.as_tuple()} lies on the "
+            f"{h}x{w} image; draw the box around the object, on the image."
+        )
+    notes = []
+    frac = on.height * on.width / (box.height * box.width)
+    if frac < 0.5:
+        notes.append(
+            f"only {100 * frac:.1f}% of the box {box.as_tuple()} lies on the {h}x{w} image; "
+            f"it was clipped to {on.as_tuple()}."
+        )
+    if min(on.height, on.width) <= TINY_SIDE:
+        notes.append(
+            f"the box is {on.height}x{on.width} px: objects only a few pixels wide are often "
+            "missed; upsample the image or paint such objects by hand."
+        )
+    return notes
+
+
+def check_found(result, box, notes: list[str]) -> None:
+    """Refuse (``CLIError``, no file written) an empty mask; warn when the mask misses the box."""
+    if result.area == 0:
+        top = float(np.nanmax(result.prob)) if result.prob.size else 0.0
+        raise CLIError(
+            f"the model found nothing in this box: no pixel reached probability "
+            f"{result.threshold:g} (the highest was {top:.2f}); no mask was written. Check that "
+            "the box surrounds the object, add a positive click (--click R C +), lower "
+            "--threshold, or use weights that suit this image."
+            + "".join(f" Note: {n}" for n in notes)
+        )
+    if not result.full_mask()[box.row0 : box.row1 + 1, box.col0 : box.col1 + 1].any():
+        print(
+            f"napari-iog predict: warning: the mask ({result.area} px) lies entirely outside "
+            f"the box {box.as_tuple()}; the weights may not suit this image.",
+            file=sys.stderr,
+        )
+
+
 def run(args) -> int:
     from napari_iog.inference import IOGPredictor
     from napari_iog.models.starters import resolve_weights
@@ -136,6 +183,9 @@ def run(args) -> int:
     plane = select_plane(read_image(args.image), args.slice)
     box = BBox(*args.box)
     box.validate(plane.shape[:2])
+    notes = box_notes(box, plane.shape[:2])
+    for note in notes:
+        print(f"napari-iog predict: warning: {note}", file=sys.stderr)
     inside = None if args.inside is None else Click(args.inside[0], args.inside[1], True)
     t0 = time.perf_counter()
     weights = resolve_weights(args.weights, plane)
@@ -146,6 +196,7 @@ def run(args) -> int:
     predictor.set_image(plane)
     result = predictor.predict(Prompt(box, inside, clicks))
     t2 = time.perf_counter()
+    check_found(result, box.clip(plane.shape[:2]), notes)
     mask = result.full_mask()
     out = write_mask(args.out, mask, args.values)
     h, w = mask.shape

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import PreprocessConfig
+from ..words import count
 from .augment import AugmentConfig, random_affine
 from .files import DataError, pair_planes
 from .prompts import simulate_prompt
@@ -131,7 +132,7 @@ class ObjectDataset:
     def describe(self) -> str:
         n_border = sum(o.touches_border for o in self.objects)
         return (
-            f"{len(self.objects)} objects in {len(self.labels)} plane(s) "
+            f"{count(len(self.objects), 'object')} in {count(len(self.labels), 'plane')} "
             f"({n_border} touch the image border; {self.n_skipped_small} skipped: area < {self.min_area} px or thinner than {MIN_SIDE} px)"
         )
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..words import count
+
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp")
 
 
@@ -196,7 +198,8 @@ def pair_planes(
         raise DataError("No images were given: pass at least one image with its labels.")
     if len(images) != len(labels):
         raise DataError(
-            f"Got {len(images)} image planes but {len(labels)} label planes; they must pair up."
+            f"Got {count(len(images), 'image plane')} but {count(len(labels), 'label plane')}; "
+            "they must pair up."
         )
     out_i, out_l = [], []
     for k, (im, lab) in enumerate(zip(images, labels)):
@@ -226,8 +229,9 @@ def load_pairs(images, labels, mode: str = "auto", value: int | None = None) -> 
     lab_planes = [p for f in lab_files for p in _planes(read_array(f), True)]
     if len(img_planes) != len(lab_planes):
         raise DataError(
-            f"Found {len(img_planes)} image planes in {len(img_files)} file(s) but "
-            f"{len(lab_planes)} label planes in {len(lab_files)} file(s): no pairs. "
+            f"Found {count(len(img_planes), 'image plane')} in {count(len(img_files), 'file')} "
+            f"but {count(len(lab_planes), 'label plane')} in {count(len(lab_files), 'file')}: "
+            "no pairs. "
             "Give the same number of images and label images (sorted names pair up)."
         )
     return pair_planes(img_planes, lab_planes, mode=mode, value=value)

@@ -10,6 +10,7 @@ import platform
 import time
 from pathlib import Path
 
+from ..words import count
 from .experiment_training import (  # noqa: F401  (the scripts' one entry point)
     add_training_args,
     override_configs,
@@ -57,7 +58,7 @@ def _progress(name: str, log):
         now = time.perf_counter()
         if ev.done == ev.total or now - state["t"] > 15:
             state["t"] = now
-            log(f"  eval {name}: {ev.done}/{ev.total} objects")
+            log(f"  eval {name}: {ev.done}/{count(ev.total, 'object')}")
 
     return cb
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..data.prompts import box_from_mask, next_click, simulate_prompt
 from ..structures import PromptError
+from ..words import count
 from .boundary import boundary_band
 from .metrics import iou, summarize
 
@@ -213,7 +214,9 @@ def evaluate(
     ``result`` (pass one in to keep it; a new one is created otherwise)."""
     result = result if result is not None else EvalResult(name)
     if len(images) != len(labels):
-        raise ValueError(f"{len(images)} images but {len(labels)} label planes: they must pair up.")
+        raise ValueError(
+            f"{count(len(images), 'image')} but {count(len(labels), 'label plane')}: they must pair up."
+        )
     per_plane = []
     for lab in labels:
         objs, skipped = list_objects(lab, cfg.min_area)

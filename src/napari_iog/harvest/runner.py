@@ -28,7 +28,7 @@ from napari_iog.harvest.dask_run import run_on_dask
 from napari_iog.harvest.plan import HarvestPlan, ImageTask, Issue
 from napari_iog.harvest.store import ResultStore, atomic_write, image_key
 from napari_iog.harvest.summary import HarvestSummary
-from napari_iog.harvest.task import harvest_image
+from napari_iog.harvest.task import LOAD_FAILED, harvest_image
 
 INLINE = "inline"  # scheduler value: run in this process, no dask (debugging, tiny jobs)
 
@@ -146,14 +146,22 @@ def iter_harvest(
         if part is None:
             todo.append(task)
             continue
-        if config.write_labels and not store.label_path(task).exists():
-            store.write_labels(task, part)
+        if config.write_labels and not store.labels_ok(task, part):
+            store.write_labels(task, part)  # missing or unreadable: rewritten from the part
         tally.add(task, part, resumed=True)
     yield tally.progress()
 
     finished: set[int] = set()
+    fatal: list[str] = []  # weights that fail to load fail the same way on every image: stop
+
+    def stop() -> bool:
+        return bool(fatal) or (cancel is not None and cancel())
 
     def on_result(task: ImageTask, result: dict) -> HarvestProgress:
+        failed = [i for i in result["issues"] if i.get("reason") == LOAD_FAILED]
+        if failed:
+            fatal.append(str(failed[0].get("detail", "")))
+            return tally.progress(task.file_name)
         persist(task, result)
         tally.add(task, result)
         finished.add(task.image_id)
@@ -162,12 +170,17 @@ def iter_harvest(
     args = (config, images_dir, weights_id)
     if todo and scheduler == INLINE and client is None:
         for task in todo:
-            if cancel is not None and cancel():
+            if stop():
                 break
             yield on_result(task, task_fn(task, *args))
     elif todo:
         yield from run_on_dask(
-            todo, task_fn, args, config, scheduler, client, n_workers, cancel, on_result
+            todo, task_fn, args, config, scheduler, client, n_workers, stop, on_result
+        )
+    if fatal:
+        raise HarvestConfigError(
+            f"The weights {config.weights!r} could not be loaded, so the run stopped: "
+            f"{fatal[0]} Fix --weights and run again (finished images are kept)."
         )
 
     unfinished = [t for t in todo if t.image_id not in finished]

@@ -27,6 +27,7 @@ from napari_iog.harvest.plan import BoxFileError, BoxRecord, HarvestPlan, ImageT
 from napari_iog.structures import BBox
 
 CSV_HEADER = ("image", "x0", "y0", "x1", "y1")
+MAX_COORD = 1e9  # px; a coordinate beyond it is a broken box (e.g. [1e308] * 4), skipped
 
 
 def load_boxes(path: str | Path) -> HarvestPlan:
@@ -54,10 +55,30 @@ def xywh_to_bbox(x: float, y: float, w: float, h: float) -> BBox:
     )
 
 
+def _int_id(value) -> int | None:
+    """A COCO id: an int (or an integral float / digit string), else None (null, "abc", 1.5)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
 def _box_issue(xywh, what: str, image, ann_id) -> Issue | None:
-    """A skip issue for a non-finite or zero-area box (``what`` names the box), else None."""
+    """A skip issue for a non-finite, absurdly large (> ``MAX_COORD``) or zero-area box
+    (``what`` names the box), else None."""
     if not all(math.isfinite(v) for v in xywh):
         return Issue("skipped", "bad box", f"{what} has a non-finite number.", image, ann_id)
+    x, y, w, h = xywh
+    if max(abs(x), abs(y), abs(x + w), abs(y + h)) > MAX_COORD:
+        return Issue(
+            "skipped", "bad box", f"{what} is beyond {MAX_COORD:.0e} px; no image is that large.",
+            image, ann_id,
+        )  # fmt: skip
     if xywh[2] <= 0 or xywh[3] <= 0:
         return Issue(
             "skipped",
@@ -82,11 +103,22 @@ def read_coco(path: str | Path) -> HarvestPlan:
             f"{path.name} is not COCO JSON: it needs an 'images' list (id, file_name) and an "
             "'annotations' list (id, image_id, bbox=[x, y, width, height])."
         )
+    annotations = data.get("annotations", [])
+    if not isinstance(annotations, list):
+        raise BoxFileError(
+            f"{path.name}: 'annotations' must be a list of boxes (id, image_id, bbox=[x, y, "
+            f"width, height]), got {type(annotations).__name__}."
+        )
     entries: dict[int, dict] = {}
     for i, im in enumerate(data["images"]):
         if not isinstance(im, dict) or "id" not in im or "file_name" not in im:
             raise BoxFileError(f"{path.name}: images[{i}] needs 'id' and 'file_name'.")
-        iid = int(im["id"])
+        iid = _int_id(im["id"])
+        if iid is None or not isinstance(im["file_name"], str) or not im["file_name"]:
+            raise BoxFileError(
+                f"{path.name}: images[{i}] has id {im['id']!r} and file_name "
+                f"{im['file_name']!r}; COCO needs an integer id and a file name."
+            )
         if iid in entries:
             raise BoxFileError(
                 f"{path.name}: image id {iid} appears twice in 'images'. Give each image one id."
@@ -96,11 +128,14 @@ def read_coco(path: str | Path) -> HarvestPlan:
     issues: list[Issue] = []
     seen: set[int] = set()
     per_image: dict[int, list[BoxRecord]] = {iid: [] for iid in entries}
-    for i, ann in enumerate(data.get("annotations", [])):
+    for i, ann in enumerate(annotations):
         where = f"annotations[{i}]"
         try:
-            ann_id = int(ann["id"])
-            image_id = int(ann["image_id"])
+            if not isinstance(ann, dict):
+                raise TypeError(f"an annotation must be an object, got {type(ann).__name__}")
+            ann_id, image_id = _int_id(ann["id"]), _int_id(ann["image_id"])
+            if ann_id is None or image_id is None:
+                raise ValueError(f"id {ann['id']!r} / image_id {ann['image_id']!r} not integers")
             xywh = tuple(float(v) for v in ann["bbox"])
             if len(xywh) != 4:
                 raise ValueError("bbox needs 4 numbers")

@@ -107,6 +107,16 @@ class ResultStore:
         atomic_write(self.part_path(task), lambda fh: fh.write(_dump(part)))
         return part
 
+    def labels_ok(self, task: ImageTask, part: dict) -> bool:
+        """True when the label TIFF of ``task`` exists, reads, and has the part's image size."""
+        import tifffile
+
+        try:
+            data = tifffile.imread(self.label_path(task))
+        except Exception:  # missing, truncated, not a TIFF: any reader error
+            return False
+        return data.shape == (int(part["image"]["height"]), int(part["image"]["width"]))
+
     def write_labels(self, task: ImageTask, part: dict) -> Path:
         """uint32 ``[H, W]`` label TIFF of a part: value = annotation id; where masks overlap the
         smaller object wins (painted last), ties broken by id."""

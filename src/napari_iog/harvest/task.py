@@ -17,6 +17,8 @@ from napari_iog.harvest.images import ImageReadError, open_image
 from napari_iog.harvest.plan import ImageTask, Issue
 from napari_iog.harvest.predict import BoxMask, cached_predictor, check_boxes, iter_box_masks
 
+LOAD_FAILED = "model load failed"  # the issue reason that stops a whole run (harvest.runner)
+
 
 def image_failure(task: ImageTask, reason: str, detail: str) -> dict:
     """The result of an image that produced nothing: one failed issue covering all its boxes."""
@@ -83,7 +85,7 @@ def harvest_image(
                 config.threshold,
             )  # fmt: skip
         except Exception as err:  # CheckpointError and friends: same message for every image
-            return image_failure(task, "model load failed", f"{type(err).__name__}: {err}")
+            return image_failure(task, LOAD_FAILED, f"{type(err).__name__}: {err}")
         with lock:
             try:
                 predictor.set_image(img)

@@ -120,9 +120,9 @@ class _ObjectState:
 class IOGPredictor(ImagePredictorBase):
     """Deep-learning IOG predictor around an ``IOGNet`` (``napari_iog.models``)."""
 
-    name = "IOG"
-    supports_refinement = True  # every IOG net takes clicks (see the module doc for how)
+    name, supports_refinement = "IOG", True  # every IOG net takes clicks (see the module doc)
     domain: str | None = None  # "em" / "aerial" when the weights declare it (starters)
+    propagation_confidence = 0.88  # mean mask probability below which an object has ended
 
     def __init__(
         self,

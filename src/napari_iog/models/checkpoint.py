@@ -142,11 +142,11 @@ def _read(path: Path, mmap: bool = False):
         )
     except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
         text = str(exc)
-        if "Unsupported global" in text or "Unsupported class" in text:
-            raise CheckpointError(
-                f"{str(path)!r} contains Python objects besides tensors, so it cannot be loaded "
-                "safely (weights_only=True). Save only the state_dict (torch.save(model.state_dict(), "
-                "...)) or a napari-iog checkpoint (save_checkpoint)."
+        if any(k in text.lower() for k in ("unsupported global", "unsupported class")):
+            raise CheckpointError(  # torch < 2.6 "Unsupported global", 2.13 "unsupported GLOBAL"
+                f"Refused {str(path)!r}: it is unsafe to load (it holds Python code or objects "
+                "besides tensors, which torch.load(weights_only=True) will not run). Save only the "
+                "state_dict (torch.save(model.state_dict(), ...)) or a napari-iog checkpoint."
             ) from None
         lines = [ln.strip() for ln in text.split("WeightsUnpickler error:")[-1].splitlines()]
         reason = next((ln for ln in lines if ln), type(exc).__name__)

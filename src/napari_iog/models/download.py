@@ -53,5 +53,24 @@ def download(url: str, folder, filename: str, sha256: str | None = None, progres
             raise DownloadHashError(first) from None
         raise DownloadError(first) from None
     except Exception as exc:  # requests errors, OSError, ...
-        raise DownloadError(f"{type(exc).__name__}: {str(exc)[:160]}") from None
+        raise DownloadError(failure_reason(exc, url)) from None
     return Path(got)
+
+
+def failure_reason(exc: BaseException, url: str) -> str:
+    """A short, complete reason for a failed download: "no network: could not reach HOST" for
+    connection errors (refused, name resolution, timeout), "HOST answered HTTP 404" for an HTTP
+    error, else the error's first sentence cut at a word (never a "... (Cause" fragment)."""
+    host = urlparse(url).hostname or url
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status is not None:
+        return f"{host} answered HTTP {status}"
+    name = type(exc).__name__
+    if isinstance(exc, (ConnectionError, TimeoutError)) or any(
+        k in name for k in ("Connection", "Timeout", "NameResolution", "MaxRetry", "gaierror")
+    ):
+        return f"no network: could not reach {host}"
+    text = " ".join(str(exc).split(" (Caused by")[0].split()) or name
+    if len(text) > 160:
+        text = text[:160].rsplit(" ", 1)[0] + " ..."
+    return f"{name}: {text}"

@@ -126,8 +126,8 @@ def _record(name: str, sha: str, size: int, source: str) -> None:
 
 def _how_to_import(entry: WeightsEntry) -> str:
     return (
-        f"Download {entry.filename} in a browser from {entry.url} and run "
-        f"`napari-iog weights import PATH --name {entry.name}`."
+        f"Download {entry.filename} in a browser (on any machine with network) from "
+        f"{entry.url}, copy it here and run `napari-iog weights import PATH --name {entry.name}`."
     )
 
 
@@ -175,7 +175,7 @@ def fetch(name: str, progress: bool = True) -> Path:
         ) from None
     except DownloadError as exc:
         raise WeightsUnavailableError(
-            f"Could not download {entry.name} ({exc}). {_how_to_import(entry)}"
+            f"Could not download {entry.name}: {exc}. {_how_to_import(entry)}"
         ) from None
     try:
         sha = _check(entry, got, f"The download of {entry.name}")

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..words import count
 from .config import MIN_VAL_FOR_BEST, FinetuneConfig
 
 THRESHOLDS = tuple(round(0.2 + 0.05 * i, 2) for i in range(13))  # 0.20 ... 0.80
@@ -138,5 +139,5 @@ def describe(record: dict) -> str:
     verb = "set to" if record["chosen"] != record["previous"] else "stays"
     return (
         f"mask threshold {verb} {record['chosen']:.2f}: mean IoU {iou[i_new]:.4f} on "
-        f"{record['n_objects']} objects (at {record['previous']:.2f}: {iou[i_old]:.4f})"
+        f"{count(record['n_objects'], 'object')} (at {record['previous']:.2f}: {iou[i_old]:.4f})"
     )

@@ -28,6 +28,7 @@ from .batches import (
 )
 from .budget import Budget
 from .config import MIN_VAL_FOR_BEST, FinetuneConfig, TrainingError
+from .diverge import validate_epoch
 from .events import TrainEvent, TrainSummary
 from .precision import autocast_dtype, precision_name, set_layout
 from .resume import load_state, save_state
@@ -39,7 +40,6 @@ from .steps import (
     resolve_device,
     set_train_mode,
     train_step,
-    validate,
 )
 
 
@@ -166,11 +166,7 @@ def finetune(
         # nothing trained this epoch, or cancelled: stop at once, the last good checkpoint stays
         if not losses or stopped == "cancelled":
             break
-        v3, v4 = (
-            validate(best_model, val, cfg, device)
-            if val is not None and len(val)
-            else (float("nan"),) * 2
-        )
+        v3, v4 = validate_epoch(best_model, val, train, cfg, device, epoch + 1, lr)
         score = epoch_score(v3, v4)
         if math.isnan(score):
             score = -float(np.mean(losses))  # no validation set: lower training loss is better

@@ -134,6 +134,18 @@ def _batch_iou(pred: np.ndarray, tgt: np.ndarray) -> list[float]:
     return [float(i / u) if u else 1.0 for i, u in zip(inter, union)]
 
 
+def _check_finite(fine) -> None:
+    import torch
+
+    if not bool(torch.isfinite(fine).all()):
+        from .diverge import DivergedError
+
+        raise DivergedError(
+            "The network's predictions on the validation objects are NaN or infinite (broken "
+            "weights, or a diverged run: lower the learning rate)."
+        )
+
+
 def crop_ious(model, batch, sigma: float, device) -> tuple[list[float], list[float]]:
     """Per-sample crop IoU after 3 clicks and (refinement nets) after 1 corrective click."""
     import torch
@@ -145,12 +157,14 @@ def crop_ious(model, batch, sigma: float, device) -> tuple[list[float], list[flo
         fine = model.decode(
             feats, x[:, 3:5] if model.is_refinement else None, out_size=x.shape[-2:]
         ).fine
+        _check_finite(fine)
         pred = (fine[:, 0] > 0).cpu().numpy()
         first = _batch_iou(pred, tgt)
         if not model.is_refinement:
             return first, []
         maps = _refined_maps(model, feats, x, y, 1, sigma, pred)
         fine = model.decode(feats, maps, out_size=x.shape[-2:]).fine
+        _check_finite(fine)
         return first, _batch_iou((fine[:, 0] > 0).cpu().numpy(), tgt)
 
 
