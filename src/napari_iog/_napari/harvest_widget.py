@@ -116,13 +116,13 @@ class HarvestWidget(Container):
         self.viewer = napari_viewer
         self._image = create_widget(annotation=Image, label="image")
         self._shapes = create_widget(annotation=Shapes, label="boxes")
+        self._items: list[tuple[str, str]] = [("Looking for weights...", "")]
         self._weights = ComboBox(
-            label="weights", choices=[("Looking for weights...", "")],
+            label="weights", choices=lambda _w: self._items,  # re-read on reset_choices
             tooltip="IOG weights (shipped starters, cached, fine-tuned), a local file, or the "
             "classical random walker (no weights)",
         )  # fmt: skip
         self._weights_file = PushButton(text="Local weights file...")
-        self._items: list[tuple[str, str]] = [("Looking for weights...", "")]
         self._batch = SpinBox(label="batch size", value=8, min=1, max=512)
         self._two_stage = CheckBox(text="two-stage (2nd pass from the first mask)", value=False)
         self._threshold = FloatSpinBox(
@@ -168,7 +168,7 @@ class HarvestWidget(Container):
         except RuntimeError:  # the widget was closed before the list arrived
             return
         self._items = [(c.label, c.source) for c in choices]
-        self._weights.choices = self._items
+        self._weights.reset_choices()
         if keep:
             self.set_weights(keep)
             return
@@ -183,7 +183,7 @@ class HarvestWidget(Container):
         """Use ``source`` (weights name, checkpoint path or ``classical``), listing it if new."""
         if source not in [v for _, v in self._items]:
             self._items = [*self._items, (f"IOG: {source}", source)]
-            self._weights.choices = self._items
+            self._weights.reset_choices()
         self._weights.value = source
 
     def pick_weights_file(self, path: str | None = None) -> None:

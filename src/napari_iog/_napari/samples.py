@@ -53,11 +53,11 @@ def _fallback(what: str, err: Exception, synthetic):
     why = (
         "the downloaded file did not match its checksum"
         if "hash" in text or "checksum" in text
-        else "this computer seems to be offline"
+        else "this computer looks offline"
     )
     show_warning(
-        f"Could not download the {what} ({why}), so the synthetic sample opened instead: "
-        "connect to the internet and open the sample again for the real data."
+        f"Could not download the {what} ({why}), so the synthetic offline sample opened instead: "
+        "connect to the internet and open the sample again for real data."
     )
     return synthetic()
 
