@@ -5,8 +5,8 @@ cross-domain check on the 6 ISPRS buildings (Potsdam RGB, Vaihingen IRRG; never 
     nice python benchmarks/aerial_fewshot.py --minutes 10
     python benchmarks/aerial_fewshot.py --eval-only checkpoints/aerial-buildings-r18light.pt
 
-Writes ``benchmarks/results/aerial_fewshot.json`` (+ per-object CSV / PNG in
-``benchmarks/results/aerial_fewshot/``). Data: ``../shared/data/aerial-*`` (or ``$NAPARI_IOG_SHARED``).
+Prints the results; ``--results benchmarks/results/aerial_fewshot.json`` writes them (+ per-object
+CSV / PNG in ``benchmarks/results/aerial_fewshot/``). Data: ``../shared/data/aerial-*`` (or ``$NAPARI_IOG_SHARED``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     data = spacenet.parent
     name = f"aerial-buildings-{'r18light' if args.profile == 'light' else args.profile}"
     out = Path(args.out or REPO / "checkpoints" / f"{name}.pt")
-    results_path = Path(args.results or REPO / "benchmarks" / "results" / "aerial_fewshot.json")
+    results_path = Path(args.results) if args.results else None  # default: print only
     command = ex.command_line(__file__, argv)
     device = resolve_device(args.device)
     (tr_im, tr_lab), (te_im, te_lab) = spacenet_halves(spacenet)

@@ -7,8 +7,8 @@ convention throughout: every cell interior is an object (4-connected components 
     nice python benchmarks/isbi_fewshot.py --minutes 30
     python benchmarks/isbi_fewshot.py --eval-only checkpoints/isbi-neurons-r18light.pt
 
-Writes ``benchmarks/results/isbi_fewshot.json`` (+ per-object CSV / PNG in
-``benchmarks/results/isbi_fewshot/``). Data: ``../shared/data/isbi2012`` (or
+Prints the results; ``--results benchmarks/results/isbi_fewshot.json`` writes them (+ per-object
+CSV / PNG in ``benchmarks/results/isbi_fewshot/``). Data: ``../shared/data/isbi2012`` (or
 ``$NAPARI_IOG_SHARED``), research use only, never shipped.
 """
 
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     train_slices, test_slices = slice_range(args.train_slices), slice_range(args.test_slices)
     name = f"isbi-neurons-{'r18light' if args.profile == 'light' else args.profile}"
     out = Path(args.out or REPO / "checkpoints" / f"{name}.pt")
-    results_path = Path(args.results or REPO / "benchmarks" / "results" / "isbi_fewshot.json")
+    results_path = Path(args.results) if args.results else None  # default: print only
     command = ex.command_line(__file__, argv)
     device = resolve_device(args.device)
 

@@ -1,12 +1,13 @@
 """Few-shot IOG on ssTEM mitochondria: train from scratch on slices 00-04, evaluate slices 10-19.
 
-Re-creates the checkpoint (``checkpoints/sstem-mito-r18light.pt``, provenance inside) and writes
-``benchmarks/results/sstem_fewshot.json`` + ``per_object.csv`` / ``iou_vs_clicks.png`` next to it.
+Re-creates the checkpoint (``checkpoints/sstem-mito-r18light.pt``, provenance inside) and prints
+the results; ``--results benchmarks/results/sstem_fewshot.json`` writes them (+ ``per_object.csv``
+/ ``iou_vs_clicks.png`` next to it) - the tracked record is never rewritten by default.
 
     nice python benchmarks/sstem_fewshot.py --minutes 30            # the light CPU profile
     nice python benchmarks/sstem_fewshot.py --profile paper --minutes 15 --max-clicks 0
     python benchmarks/sstem_fewshot.py --eval-only checkpoints/sstem-mito-r18light.pt
-    python benchmarks/sstem_fewshot.py ... --install   # copy into the weights cache for the annotator
+    python benchmarks/sstem_fewshot.py ... --install   # into the weights cache, right after training
 
 Data: ``../shared/data/sstem-drosophila-vnc`` (or ``$NAPARI_IOG_SHARED``), never shipped.
 """
@@ -123,7 +124,7 @@ def main(argv=None) -> int:
         return 2
     name = f"sstem-mito-{'r18light' if args.profile == 'light' else args.profile}"
     out = Path(args.out or REPO / "checkpoints" / f"{name}.pt")
-    results_path = Path(args.results or REPO / "benchmarks" / "results" / "sstem_fewshot.json")
+    results_path = Path(args.results) if args.results else None  # default: print only
     command = ex.command_line(__file__, argv)
     device = resolve_device(args.device)
 

@@ -30,16 +30,42 @@ def pairs_options(parser) -> None:
     parser.add_argument("--images", required=True, nargs="+", help="image files, folders or globs")
     parser.add_argument("--labels", required=True, nargs="+",
                         help="label files, folders or globs (same order)")  # fmt: skip
-    parser.add_argument("--label-mode", default="auto", choices=("auto", "instances", "binary"))
-    parser.add_argument("--label-value", type=int, default=None,
-                        help="use only this class value (semantic labels)")  # fmt: skip
+    parser.add_argument("--label-mode", default="auto",
+                        choices=("auto", "instances", "binary", "classes"),
+                        help="auto (default): masks, instance ids or, with --label-value, class "
+                        "maps, told apart per file (a mix of instance and class files is "
+                        "refused); instances: values are object ids; binary: on/off masks; "
+                        "classes: class maps, with --label-value")  # fmt: skip
+    parser.add_argument("--label-value", nargs="+", type=class_list, default=None, metavar="N",
+                        help="class map labels: use the objects of these classes (e.g. 2, or "
+                        "2 5, or 2,5; every connected region is an object)")  # fmt: skip
+
+
+def class_list(text: str) -> tuple[int, ...]:
+    """``"2"`` or ``"2,5"`` -> class values (argparse type of ``--label-value``)."""
+    try:
+        values = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"class values are integers, e.g. 2 or 2,5; got {text!r}"
+        ) from None
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"class values are integers >= 0, got {text!r}")
+    return values
+
+
+def label_values(args) -> tuple[int, ...] | None:
+    """The class values of ``--label-value`` (flattened, in order, no repeats), or None."""
+    if args.label_value is None:
+        return None
+    return tuple(dict.fromkeys(v for group in args.label_value for v in group))
 
 
 def load_pairs_of(args):
     """``(images, labels)`` of :func:`pairs_options`' arguments."""
     from ..data.files import load_pairs
 
-    return load_pairs(args.images, args.labels, mode=args.label_mode, value=args.label_value)
+    return load_pairs(args.images, args.labels, mode=args.label_mode, value=label_values(args))
 
 
 def pair_inputs(args) -> list:

@@ -14,6 +14,7 @@ threshold is set to the one that fits the validation objects best (``training.ca
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 from ..words import count
@@ -42,8 +43,14 @@ def register(subparsers) -> None:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--samples-per-epoch", type=int, default=256)
     p.add_argument(
-        "--minutes", type=float, default=None, help="wall-clock budget (the kept checkpoint stays)"
-    )
+        "--minutes", type=float, default=None,
+        help="time budget, counted on --clock (the kept checkpoint stays)",
+    )  # fmt: skip
+    p.add_argument(
+        "--clock", default="wall", choices=("wall", "cpu"),
+        help="what --minutes counts: wall (default) = wall-clock time; cpu = this process's CPU "
+        "time / its threads, the same amount of training however busy the machine is",
+    )  # fmt: skip
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=None, help="default 2e-3 (AdamW) / 2.6e-3 (SGD)")
     p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
@@ -102,6 +109,7 @@ def run(args) -> int:
         val_fraction=args.val_fraction,
         patience=args.patience,
         max_minutes=args.minutes,
+        budget_clock=args.clock,
         seed=args.seed,
         device=args.device,
         num_threads=args.threads,
@@ -115,7 +123,7 @@ def run(args) -> int:
         "n_objects": len(ds),
         "n_skipped_small": ds.n_skipped_small,
     }
-    bar = None if args.no_progress else ProgressBar(cfg.max_minutes)
+    bar = None if args.no_progress else ProgressBar(cfg.max_minutes, args.clock)
 
     def on_event(ev):
         if bar is not None and ev.kind == "step":
@@ -159,7 +167,40 @@ def run(args) -> int:
         f"{summary.stopped}: {count(summary.steps_done, 'step')} in {summary.seconds:.0f} s; "
         f"{score}; checkpoint {summary.checkpoint} ({summary.kept})"
     )
+    note = busy_note(summary, args.clock, args.device)
+    if note:
+        print(note, file=sys.stderr)
     return 0
+
+
+BUSY_SHARE = 0.6  # below this share of its threads' time, a run was slowed by other work
+
+
+def busy_note(summary, clock: str, device: str = "cpu", min_seconds: float = 20.0) -> str | None:
+    """A warning when a CPU run of at least ``min_seconds`` got less than ``BUSY_SHARE`` of its
+    threads' time (``summary.cpu_seconds`` is already per thread) - a busy machine, so a
+    wall-clock ``--minutes`` bought fewer steps; None otherwise (GPU runs: the CPU waits)."""
+    import torch
+
+    from ..training.steps import resolve_device
+
+    if summary.seconds < min_seconds or resolve_device(device).type != "cpu":
+        return None
+    share = summary.cpu_seconds / summary.seconds
+    if share >= BUSY_SHARE:
+        return None
+    threads = torch.get_num_threads()
+    advice = (
+        "; use --clock cpu for a fixed amount of training"
+        if clock == "wall"
+        else " (--clock cpu: the training amount is the same; only the wall time grew)"
+    )
+    return (
+        f"note: the machine was busy: this run got {share:.0%} of its "
+        f"{'thread' if threads == 1 else f'{threads} threads'}' time "
+        f"({summary.cpu_seconds * threads:.0f} CPU s in "
+        f"{summary.seconds:.0f} s){advice}."
+    )
 
 
 def epoch_line(ev) -> str:
@@ -182,8 +223,22 @@ class ProgressBar:
     (the run stops there, whatever ``--epochs`` says); else the run's steps (taken from the
     events, so a resumed run starts where it left off)."""
 
-    def __init__(self, minutes: float | None):
-        self.minutes, self.bar = minutes, None
+    def __init__(self, minutes: float | None, clock: str = "wall"):
+        self.minutes, self.clock, self.bar, self._c0 = minutes, clock, None, None
+
+    def _seconds(self, ev) -> float:
+        """Budget seconds spent: the event's wall seconds, or (``clock="cpu"``) this process's
+        CPU seconds per torch thread since the first step event."""
+        if self.clock != "cpu":
+            return ev.seconds
+        import time
+
+        import torch
+
+        now = time.process_time()
+        if self._c0 is None:
+            self._c0 = now  # counted from the first step on
+        return (now - self._c0) / max(1, torch.get_num_threads())
 
     def step(self, ev) -> None:
         """Advance to the "step" event ``ev``."""
@@ -191,14 +246,15 @@ class ProgressBar:
 
         if self.bar is None:
             if self.minutes:
+                unit = "CPU-min" if self.clock == "cpu" else "min"
                 self.bar = tqdm(total=max(1, round(self.minutes * 60)), unit="s",
-                                desc=f"fine-tuning ({self.minutes:g} min budget)",
+                                desc=f"fine-tuning ({self.minutes:g} {unit} budget)",
                                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {n}/{total} s "
                                 "[{elapsed}<{remaining}{postfix}]")  # fmt: skip
             else:
                 self.bar = tqdm(total=ev.total_steps, initial=ev.step - 1, unit="step",
                                 desc="fine-tuning")  # fmt: skip
-        target = min(round(ev.seconds), self.bar.total) if self.minutes else ev.step
+        target = min(round(self._seconds(ev)), self.bar.total) if self.minutes else ev.step
         self.bar.update(max(0, target - self.bar.n))
         post = (
             {"loss": f"{ev.loss:.3f}", "step": ev.step}

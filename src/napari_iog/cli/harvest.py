@@ -8,7 +8,9 @@ command to retry only what is missing; 2 = unusable arguments or box file; 130 =
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 EPILOG = """\
 box files:
@@ -88,19 +90,79 @@ def run(args) -> int:
     )
     plan = load_boxes(args.boxes)
     check_paths(args, plan)
+    stop = StopRequest(inline=args.scheduler == "inline")
     events = iter_harvest(
-        plan, config, args.images, args.out, scheduler=args.scheduler, n_workers=args.workers
-    )
+        plan, config, args.images, args.out, scheduler=args.scheduler, n_workers=args.workers,
+        cancel=stop,
+    )  # fmt: skip
+    seen: list = []
     try:
-        summary = _drive(events, show=not args.no_progress)
+        with stop:
+            summary = _drive(events, show=not args.no_progress, seen=seen)
     except KeyboardInterrupt:
-        print(
-            "\ninterrupted: finished images are saved; run the same command again to resume.",
-            file=sys.stderr,
-        )
+        print(interrupted_line(args.out, seen[-1] if seen else None, merged=False), file=sys.stderr)
+        return 130
+    except Exception:
+        if not stop.requested:
+            raise
+        # an error raised by a Ctrl-C inside a library (e.g. pycocotools): still an interruption
+        print(interrupted_line(args.out, seen[-1] if seen else None, merged=False), file=sys.stderr)
+        return 130
+    if stop.requested:
+        print(interrupted_line(args.out, seen[-1], merged=True), file=sys.stderr)
         return 130
     print(summary.format())
     return 0 if summary.ok else 1
+
+
+class StopRequest:
+    """Ctrl-C handling of an inline harvest (``inline``; otherwise only a flag): inside ``with``,
+    the first SIGINT asks the run to stop after the image in hand (``stop()`` is then True, and
+    no exception is raised in the middle of torch or pycocotools), a second one stops at once
+    (``KeyboardInterrupt``). Only the main thread installs the handler; ``with`` restores it."""
+
+    def __init__(self, inline: bool = True):
+        self.requested, self._inline, self._old = False, inline, None
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def __enter__(self) -> StopRequest:
+        if self._inline and threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after the current image (Ctrl-C again: at once)", file=sys.stderr)
+
+
+def interrupted_line(out: str, progress, merged: bool) -> str:
+    """The one line an interrupted harvest ends with: what is saved, and how to resume.
+    ``progress``: the last HarvestProgress seen (None: none yet); ``merged``: ``out`` was
+    rewritten with the finished images."""
+    from pathlib import Path
+
+    from napari_iog.harvest.store import ResultStore
+
+    parts = ResultStore(out).parts_dir
+    where = f"{out} and {parts.name}/" if merged else f"{parts.name}/ (next to {Path(out).name})"
+    done = (
+        "the finished images are saved"
+        if progress is None
+        else f"{progress.images_done} of {progress.images_total} images done, saved"
+    )
+    return (
+        f"interrupted: {done} in {where}; run the same command again to resume (finished "
+        "images are skipped)."
+    )
 
 
 def check_paths(args, plan) -> None:
@@ -126,10 +188,14 @@ def check_paths(args, plan) -> None:
         )
 
 
-def _drive(events, show: bool):
+def _drive(events, show: bool, seen: list | None = None):
+    """Run ``events`` to the end (with tqdm bars when ``show``); returns the summary. Each event
+    is appended to ``seen`` (so an interrupted caller knows how far it got)."""
     from tqdm import tqdm
 
+    seen = [] if seen is None else seen
     first = next(events)
+    seen.append(first)
     bars = None
     if show:
         bars = (
@@ -143,6 +209,7 @@ def _drive(events, show: bool):
                 bars[0].update(event.images_done - last.images_done)
                 bars[1].update(event.boxes_done - last.boxes_done)
             last = event
+            seen[-1:] = [event]  # the last one is enough
     finally:
         if bars:
             for bar in bars:

@@ -13,12 +13,20 @@ from pathlib import Path
 import numpy as np
 
 from ..words import count
+from .labels import (  # noqa: F401  (the label rules, re-exported where they always were)
+    MODES,
+    DataError,
+    as_instances,
+    binarize,
+    check_mode_values,
+    class_values,
+    instances_from_binary,
+    is_antialiased_mask,
+    label_kind,
+    semantic_classes,
+)
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp")
-
-
-class DataError(ValueError):
-    """Input data that cannot be used for fine-tuning or evaluation; the message says what to do."""
 
 
 def read_array(path: str | Path) -> np.ndarray:
@@ -33,129 +41,6 @@ def read_array(path: str | Path) -> np.ndarray:
     from skimage import io
 
     return np.asarray(io.imread(str(path)))
-
-
-def binarize(mask: np.ndarray) -> np.ndarray:
-    """bool ``[H, W]``: ``> 0`` for 0/1 (or bool) masks, ``> 127`` for anti-aliased 0..255 masks."""
-    mask = np.asarray(mask)
-    if mask.dtype == bool:
-        return mask
-    return mask > 0 if mask.max(initial=0) <= 1 else mask > 127
-
-
-def instances_from_binary(mask: np.ndarray, connectivity: int = 1) -> np.ndarray:
-    """int32 instance image from a binary mask: connected components (1 = 4-, 2 = 8-connected)."""
-    from skimage.measure import label
-
-    return label(binarize(mask), connectivity=connectivity).astype(np.int32)
-
-
-def as_instances(labels: np.ndarray, mode: str = "auto", value: int | None = None) -> np.ndarray:
-    """Convert a label plane ``[H, W]`` (bool, integer, or integral float) to int32 instances.
-
-    - ``mode="instances"``: ids are used as they are; ids beyond int32 (e.g. int64 >= 2**31)
-      are renumbered 1..N in sorted order (never wrapped, which would merge objects).
-    - ``mode="binary"``: connected components of the binarised mask.
-    - ``mode="auto"``: binary if the values are a subset of {0, 1} or {0, 255}, or an
-      anti-aliased 0..255 mask (thresholded at 127, :func:`is_antialiased_mask`); a semantic
-      class map (:func:`semantic_classes`) raises :class:`DataError` naming ``--label-value``;
-      else instances.
-    - ``value``: keep only pixels equal to ``value`` (a semantic class, e.g. 2 = building) and
-      split them into connected components.
-    """
-    labels = np.asarray(labels)
-    if labels.ndim != 2:
-        raise DataError(f"A label plane must be 2D [H, W], got shape {labels.shape}.")
-    if labels.dtype == bool:
-        return instances_from_binary(labels)
-    if not np.issubdtype(labels.dtype, np.integer):
-        if not np.issubdtype(labels.dtype, np.floating) or not np.isfinite(labels).all():
-            raise DataError(
-                f"Labels must be integers (instance ids), got dtype {labels.dtype} with NaN, inf "
-                "or non-numeric values. Pass an integer label image (0 = background)."
-            )
-        if not np.all(np.mod(labels, 1) == 0):
-            raise DataError(
-                f"Labels must be integers (instance ids), got dtype {labels.dtype} with "
-                "fractional values. Pass an integer label image (0 = background)."
-            )
-    if labels.min(initial=0) < 0:
-        raise DataError("Labels must be >= 0 (0 = background); found negative ids.")
-    if value is not None:
-        return instances_from_binary(labels == value)
-    if mode == "binary":
-        return instances_from_binary(labels)
-    if mode == "auto":
-        vals = np.unique(labels)
-        if set(vals.tolist()) <= {0, 1} or set(vals.tolist()) <= {0, 255}:
-            return instances_from_binary(labels)
-        if is_antialiased_mask(labels, vals):
-            return instances_from_binary(labels)  # binarize: > 127
-        spread = semantic_classes(labels, vals)
-        if spread:
-            shown = ", ".join(f"{v}: {n} regions" for v, n in list(spread.items())[:6])
-            raise DataError(
-                f"This label image looks like a semantic class map, not instance ids: "
-                f"{len(vals) - (vals[0] == 0)} values, each spread over many separate regions "
-                f"({shown}). Pick one class with --label-value N (e.g. --label-value "
-                f"{next(iter(spread))}) to split it into objects, or pass --label-mode instances "
-                "to use the values as object ids anyway."
-            )
-    elif mode != "instances":
-        raise DataError(f"Unknown label mode {mode!r}; use 'auto', 'instances' or 'binary'.")
-    return _to_int32_ids(labels)
-
-
-def _to_int32_ids(labels: np.ndarray) -> np.ndarray:
-    """int32 ids of integral ``labels`` (>= 0): as they are when they fit, else renumbered."""
-    if labels.max(initial=0) <= np.iinfo(np.int32).max:
-        return labels.astype(np.int32)
-    vals, inverse = np.unique(labels, return_inverse=True)
-    if vals.size > np.iinfo(np.int32).max:
-        raise DataError(f"{vals.size} distinct label ids: too many objects for one plane.")
-    ids = inverse.reshape(labels.shape).astype(np.int32)
-    return ids if vals[0] == 0 else ids + 1  # 0 stays background
-
-
-def is_antialiased_mask(labels: np.ndarray, vals: np.ndarray | None = None) -> bool:
-    """True for a 0..255 integer mask whose in-between values (1..254) are the soft edges of
-    its 255 areas (anti-aliased drawing, resampling, blur): hardly any of them (<= 10%) inside a
-    flat 3x3 patch, and >= 75% of them in edge bands that touch a 255 pixel (or, stray specks,
-    fewer than 1% of the 255 pixels). Instance ids and class codes fill flat regions instead."""
-    from scipy import ndimage
-
-    vals = np.unique(labels) if vals is None else vals
-    if labels.dtype.kind not in "iu" or vals[-1] != 255 or vals[0] < 0:
-        return False
-    mid = (labels > 0) & (labels < 255)
-    n_mid, full = int(mid.sum()), labels == 255
-    if n_mid == 0:
-        return False
-    flat = ndimage.maximum_filter(labels, 3) == ndimage.minimum_filter(labels, 3)
-    if int((mid & flat).sum()) > 0.1 * n_mid:
-        return False
-    bands, _ = ndimage.label(mid, structure=np.ones((3, 3), bool))
-    near = ndimage.binary_dilation(full, structure=np.ones((3, 3), bool))
-    touching = np.isin(bands, np.unique(bands[near & mid]))
-    return int(touching.sum()) >= 0.75 * n_mid or n_mid < 0.01 * int(full.sum())
-
-
-def semantic_classes(
-    labels: np.ndarray, vals: np.ndarray | None = None, max_values: int = 64
-) -> dict[int, int]:
-    """``{value: number of 4-connected regions}`` when the nonzero values of ``labels`` look
-    like class codes (at most ``max_values`` of them, and at least half of them each spread
-    over 3 or more separate regions); ``{}`` when they look like instance ids."""
-    vals = np.unique(labels) if vals is None else vals
-    from scipy import ndimage
-
-    vals = [int(v) for v in vals if v != 0]
-    if not vals or len(vals) > max_values or vals[-1] > 1_000_000:  # class codes are small
-        return {}
-    boxes = ndimage.find_objects(labels.astype(np.int32, copy=False))
-    counts = {v: int(ndimage.label(labels[boxes[v - 1]] == v)[1]) for v in vals}
-    spread = {v: n for v, n in counts.items() if n >= 3}
-    return spread if 2 * len(spread) >= len(vals) else {}
 
 
 def _planes(arr: np.ndarray, is_label: bool) -> list[np.ndarray]:
@@ -191,9 +76,10 @@ def _list_files(source: str | Path | list) -> list[Path]:
 
 
 def pair_planes(
-    images: list[np.ndarray], labels: list[np.ndarray], **label_kw
+    images: list[np.ndarray], labels: list[np.ndarray], names: list[str] | None = None, **label_kw
 ) -> tuple[list, list]:
-    """Validate in-memory planes and convert labels to instances (see :func:`as_instances`)."""
+    """Validate in-memory planes and convert labels to instances (see :func:`as_instances`);
+    ``names``: where each label plane came from (its file), put in front of a refusal."""
     if len(images) == 0:
         raise DataError("No images were given: pass at least one image with its labels.")
     if len(images) != len(labels):
@@ -204,21 +90,104 @@ def pair_planes(
     out_i, out_l = [], []
     for k, (im, lab) in enumerate(zip(images, labels)):
         im, lab = np.asarray(im), np.asarray(lab)
+        where = names[k] if names else f"Plane {k}"
         if im.shape[:2] != lab.shape[:2]:
             raise DataError(
-                f"Plane {k}: image shape {im.shape[:2]} != label shape {lab.shape[:2]}. "
+                f"{where}: image shape {im.shape[:2]} != label shape {lab.shape[:2]}. "
                 "Each label image must have the same height and width as its image."
             )
         out_i.append(im)
-        out_l.append(as_instances(lab, **label_kw))
+        try:
+            out_l.append(as_instances(lab, **label_kw))
+        except DataError as exc:
+            raise DataError(f"{where}: {exc}" if names else str(exc)) from None
     return out_i, out_l
 
 
-def load_pairs(images, labels, mode: str = "auto", value: int | None = None) -> tuple[list, list]:
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+_ORDER = ("instances", "classes", "1-bit", "mask", "binary", "unclear", "empty")
+
+
+def check_label_set(named: list[tuple[str, np.ndarray]], mode: str = "auto", value=None) -> None:
+    """Refuse (:class:`DataError`, naming the files and the flags to use) a set of label planes
+    ``[(file name, plane), ...]`` that one ``mode``/``value`` would read wrongly: in ``auto`` mode,
+    instance images mixed with class maps, and, with ``value``, 1-bit masks (the value would be
+    ignored), 0/255 masks without 255 among the values (nothing selected) or instance images
+    (one object kept); with ``auto`` or ``classes``, a class value found in no file."""
+    values = class_values(value)
+    check_mode_values(mode, values)
+    if mode in ("instances", "binary"):
+        return
+    kinds: dict[str, set[str]] = {}
+    present: set[int] = set()
+    for name, plane in named:
+        try:
+            kinds.setdefault(name, set()).add(label_kind(plane))
+        except DataError as exc:
+            raise DataError(f"{name}: {exc}") from None
+        if values is not None and plane.dtype != bool:
+            present.update(v for v in values if v not in present and (plane == v).any())
+    files: dict[str, list[str]] = {}
+    for name, ks in kinds.items():
+        files.setdefault(next(k for k in _ORDER if k in ks), []).append(name)
+    flag = "" if values is None else f" --label-value {' '.join(map(str, values))}"
+    if mode == "auto" and files.get("instances") and files.get("classes"):
+        raise DataError(
+            f"The label files mix kinds: {count(len(files['instances']), 'file')} look like "
+            f"instance images, one id per object ({_listed(files['instances'])}), and "
+            f"{count(len(files['classes']), 'file')} like class maps, few values each spread "
+            f"over many regions ({_listed(files['classes'])}). One --label-mode/--label-value "
+            "applies to every file, so one kind would be read wrongly (with --label-value N an "
+            "instance image keeps only its object with id N). Give one kind per run: the "
+            "instance images with --label-mode instances, the class maps with --label-value N "
+            "(several classes: --label-value 2 5), or convert the class maps to instance ids."
+        )
+    if values is None:
+        return
+    if files.get("1-bit"):
+        raise DataError(f"{_listed(files['1-bit'])}: {labels_msg('1-bit', flag)}")
+    if mode == "auto" and files.get("mask") and 255 not in values:
+        raise DataError(f"{_listed(files['mask'])}: {labels_msg('mask', flag)}")
+    if mode == "auto" and files.get("instances"):
+        raise DataError(f"{_listed(files['instances'])}: {labels_msg('instances', flag)}")
+    missing = [v for v in values if v not in present]
+    if missing:
+        raise DataError(
+            f"--label-value {', '.join(map(str, missing))}: no label file has pixels of this "
+            f"class ({_listed(list(kinds))}). Check the class codes of your label images."
+        )
+
+
+def labels_msg(kind: str, flag: str) -> str:
+    """Why ``--label-value`` (``flag``) cannot read label files of ``kind``, and what to give."""
+    if kind == "1-bit":
+        return (
+            f"1-bit masks (on/off only, no class values), so{flag} would be ignored. Drop "
+            "--label-value: each connected region of a mask becomes an object."
+        )
+    if kind == "mask":
+        return (
+            f"on/off masks (0 and 255), not class maps, so{flag} selects nothing in them. Drop "
+            "--label-value: each connected region of a mask becomes an object."
+        )
+    return (
+        f"these look like instance images (one id per object, each a single region), so{flag} "
+        "would keep only the object(s) with that id. Drop --label-value (or pass --label-mode "
+        "instances); if they really are class maps, pass --label-mode classes."
+    )
+
+
+def load_pairs(images, labels, mode: str = "auto", value=None) -> tuple[list, list]:
     """Load (image plane, instance plane) pairs from files/folders/globs (or lists of them).
 
-    Files pair up in sorted order; stacks are split into planes. Raises :class:`DataError` with
-    advice for a folder with no images, a count mismatch or a shape mismatch.
+    Files pair up in sorted order; stacks are split into planes. ``mode``/``value``: see
+    :func:`as_instances` (``value``: one class or several). Raises :class:`DataError` with advice
+    for a folder with no images, a count or shape mismatch, or label files that ``mode``/``value``
+    would read wrongly (:func:`check_label_set`).
     """
     img_files, lab_files = _list_files(images), _list_files(labels)
     if not img_files:
@@ -226,12 +195,15 @@ def load_pairs(images, labels, mode: str = "auto", value: int | None = None) -> 
     if not lab_files:
         raise DataError(f"No label files found in {labels}.")
     img_planes = [p for f in img_files for p in _planes(read_array(f), False)]
-    lab_planes = [p for f in lab_files for p in _planes(read_array(f), True)]
-    if len(img_planes) != len(lab_planes):
+    named = [(str(f), p) for f in lab_files for p in _planes(read_array(f), True)]
+    if len(img_planes) != len(named):
         raise DataError(
             f"Found {count(len(img_planes), 'image plane')} in {count(len(img_files), 'file')} "
-            f"but {count(len(lab_planes), 'label plane')} in {count(len(lab_files), 'file')}: "
+            f"but {count(len(named), 'label plane')} in {count(len(lab_files), 'file')}: "
             "no pairs. "
             "Give the same number of images and label images (sorted names pair up)."
         )
-    return pair_planes(img_planes, lab_planes, mode=mode, value=value)
+    check_label_set(named, mode, value)
+    return pair_planes(
+        img_planes, [p for _, p in named], names=[n for n, _ in named], mode=mode, value=value
+    )

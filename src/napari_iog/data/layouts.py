@@ -38,7 +38,7 @@ def load_isprs(root: str | Path, name: str, value: int = 2) -> tuple[np.ndarray,
     root = Path(root)
     img = read_array(root / f"{name}_image.png")[..., :3]
     lab = read_array(root / f"{name}_labels.png")
-    return img, as_instances(lab, value=value)
+    return img, as_instances(lab, "classes", value=value)
 
 
 def load_isbi2012(root: str | Path, slices) -> tuple[list, list]:

@@ -226,9 +226,11 @@ def save_results(
     path, results, summary, device, command, extra, ckpt, loaded, report_only=(), install=False
 ) -> dict:
     """Write the results JSON (``results[0]`` = IOG headline; names starting with "IOG" are
-    variants, the rest baselines), the report folder next to it (plus the ``report_only``
-    results), and (freshly trained checkpoints) the test metrics into the checkpoint; then, with
-    ``install``, copy the checkpoint into the weights cache (:func:`install_checkpoint`)."""
+    variants, the rest baselines) and the report folder next to it (plus the ``report_only``
+    results) - or, with ``path`` None, print the headline numbers only - and (freshly trained
+    checkpoints) the test metrics into the checkpoint; then, with ``install`` and a fresh
+    checkpoint, copy it into the weights cache again (:func:`install_checkpoint`; the
+    ``--install`` of the scripts put it there right after training)."""
     from .report import write_report
 
     main, others = results[0], results[1:]
@@ -237,14 +239,25 @@ def save_results(
     data = results_json(main, baselines, summary, device_description(device), command, extra)
     if summary is None:
         data["train_seconds"] = loaded.meta.get("train_seconds")
-    write_json(path, data)
+    if path is not None:
+        write_json(path, data)
     if summary is not None:
         record_test_metrics(ckpt, loaded, data)
-    write_report([*results, *report_only], Path(path).with_suffix(""), extra={"command": command})
-    print(f"wrote {path}")
-    if install:
-        install_checkpoint(ckpt)
+    if path is None:
+        print(json.dumps({k: data.get(k) for k in HEADLINE}, indent=1))
+        print("results printed only; pass --results PATH to write them (and the per-object report)")
+    else:
+        write_report(
+            [*results, *report_only], Path(path).with_suffix(""), extra={"command": command}
+        )
+        print(f"wrote {path}")
+    if install and summary is not None:
+        install_checkpoint(ckpt)  # again: now with the test metrics in its provenance
     return data
+
+
+HEADLINE = ("n_objects", "miou_at_3", "miou_after_3_corrections", "noc85", "noc90", "baselines",
+            "train_seconds", "train_stopped", "eval_seconds")  # fmt: skip
 
 
 def install_checkpoint(ckpt) -> Path:

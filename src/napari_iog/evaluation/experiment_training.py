@@ -37,7 +37,9 @@ def add_training_args(ap, minutes: float, samples_per_epoch: int) -> None:
     ap.add_argument("--seed", type=int, default=0)
     add_augment_args(ap)
     ap.add_argument("--out", default=None, help="checkpoint path (default checkpoints/<name>.pt)")
-    ap.add_argument("--results", default=None, help="results JSON (default benchmarks/results/)")
+    ap.add_argument("--results", default=None, metavar="JSON",
+                    help="write the results here (default: print them only; the tracked "
+                    "benchmarks/results/*.json are rewritten only when named)")  # fmt: skip
     ap.add_argument("--eval-only", default=None, help="skip training, evaluate this checkpoint")
     ap.add_argument("--init", default=None, metavar="CKPT",
                     help="start training from this checkpoint's network and preprocessing (e.g. "
@@ -50,7 +52,9 @@ def add_training_args(ap, minutes: float, samples_per_epoch: int) -> None:
                     "(max 10 px), the same boxes for every method (0 = tight boxes)")  # fmt: skip
     ap.add_argument("--install", action="store_true",
                     help="copy the checkpoint into the weights cache (as napari-iog weights "
-                    "import does), where the annotator and --weights NAME find it")  # fmt: skip
+                    "import does), where the annotator and --weights NAME find it: right after "
+                    "training, before the evaluation (refreshed with the test metrics at the "
+                    "end)")  # fmt: skip
     ap.add_argument("--tta", action="store_true",
                     help="headline numbers with flip test-time augmentation (the other way is "
                     "reported as a variant)")  # fmt: skip
@@ -119,11 +123,13 @@ def train_or_load(
     """Train ``build()`` -> ``(model, preprocess)`` (or the ``args.init`` checkpoint's) on
     ``dataset`` (an ObjectDataset; a ``val_fraction`` of its objects validates, or
     ``split(dataset, val_fraction, seed) -> (train, val)`` chooses), unless ``args.eval_only``
-    names a checkpoint.
+    names a checkpoint. With ``args.install`` the checkpoint goes into the weights cache at once
+    (before the long evaluation, so stopping it keeps the model installed).
     Returns ``(checkpoint path, TrainSummary | None)``."""
     from ..training import run_finetune
 
     if args.eval_only is not None:
+        _install(args, Path(args.eval_only))
         return Path(args.eval_only), None
     if getattr(args, "init", None):
         from ..models.checkpoint import load_model
@@ -143,7 +149,16 @@ def train_or_load(
         model, pre, train, val, training_config(args, min_area), out=out, meta=meta,
         callback=train_logger(log=lambda m: print(m, flush=True)),
     )  # fmt: skip
+    _install(args, summary.checkpoint)
     return summary.checkpoint, summary
+
+
+def _install(args, ckpt) -> None:
+    """``--install``: the checkpoint into the weights cache now (``install_checkpoint``)."""
+    if getattr(args, "install", False) and ckpt is not None:
+        from .experiment import install_checkpoint
+
+        install_checkpoint(ckpt)
 
 
 def _init_provenance(meta: dict) -> dict:
