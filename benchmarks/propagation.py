@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 import time
 from dataclasses import asdict
@@ -123,7 +122,7 @@ def main(argv=None) -> int:
     import torch
 
     from napari_iog.data.layouts import load_sstem
-    from napari_iog.evaluation.experiment import write_json
+    from napari_iog.evaluation.experiment import command_line, merge_results
     from napari_iog.inference import IOGPredictor, RandomWalkerPredictor
     from napari_iog.propagation import PropagationConfig
 
@@ -153,13 +152,9 @@ def main(argv=None) -> int:
             w.writeheader()
             w.writerows(features)
     if args.results:
-        path = Path(args.results)
-        data = json.loads(path.read_text()) if path.is_file() else {}
-        data[f"start {args.start}"] = {
-            "command": "python benchmarks/propagation.py " + " ".join(sys.argv[1:] if argv is None else argv),
-            "config": asdict(cfg), "weights": args.weights, "slices": args.slices, **summary,
-        }  # fmt: skip
-        write_json(path, data)
+        entry = {"command": command_line(__file__, argv), "config": asdict(cfg),
+                 "weights": args.weights, "slices": args.slices, **summary}  # fmt: skip
+        print(f"wrote {merge_results(args.results, (f'start {args.start}',), entry)}")
     return 0
 
 

@@ -14,7 +14,6 @@ domain's numbers into that JSON (other domains' entries are kept), never by defa
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -130,7 +129,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from napari_iog.evaluation.experiment import parse_baselines, write_json
+    from napari_iog.evaluation.experiment import command_line, merge_results, parse_baselines
 
     torch.set_num_threads(args.threads)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -139,18 +138,15 @@ def main(argv=None) -> int:
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"evaluated in {wall:.0f} s wall, {cpu:.0f} s CPU ({args.threads} thread(s))")
     if args.results:
-        path = Path(args.results)
-        data = json.loads(path.read_text()) if path.is_file() else {}
-        data[args.domain] = {
+        entry = {
             "weights": Path(args.weights).name,
-            "command": "python benchmarks/starter_eval.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "command": command_line(__file__, argv),
             "max_corrective_clicks": args.max_clicks,
             "stop_iou": 0.97,
             "eval_seconds": {"wall": round(wall), "cpu": round(cpu)},
             "tests": scores,
-        }  # fmt: skip
-        write_json(path, data)
-        print(f"wrote {path}")
+        }
+        print(f"wrote {merge_results(args.results, (args.domain,), entry)}")
     return 0
 
 

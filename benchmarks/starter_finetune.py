@@ -13,7 +13,6 @@ synapse of slices 05-09 (box + inside click = 3 clicks, then corrective clicks).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -40,7 +39,12 @@ def main(argv=None) -> int:
 
     from napari_iog.data.datasets import ObjectDataset
     from napari_iog.data.layouts import load_sstem
-    from napari_iog.evaluation.experiment import baseline_predictors, evaluate_all, write_json
+    from napari_iog.evaluation.experiment import (
+        baseline_predictors,
+        command_line,
+        evaluate_all,
+        merge_results,
+    )
     from napari_iog.evaluation.protocol import EvalConfig
     from napari_iog.inference import IOGPredictor
     from napari_iog.models.checkpoint import load_model
@@ -84,17 +88,14 @@ def main(argv=None) -> int:
         rows[r.name] = {k: round(s[k], 4) if isinstance(s[k], float) else s[k]
                         for k in ("n_objects", "miou_at_3", "miou_after_3_corrections")}  # fmt: skip
     if args.results:
-        path = Path(args.results)
-        data = json.loads(path.read_text()) if path.is_file() else {}
-        data.setdefault("finetune_synapses", {})[f"{args.minutes:g} min, lr {cfg.lr:g}"] = {
-            "command": "python benchmarks/starter_finetune.py "
-            + " ".join(sys.argv[1:] if argv is None else argv),
+        entry = {
+            "command": command_line(__file__, argv),
             "train_objects": len(train), "val_objects": len(val), "steps": summary.steps_done,
             "wall_s": round(wall), "cpu_s": round(cpu), "threads": args.threads,
             "kept": summary.kept, "test": "ssTEM synapses slices 05-09", "results": rows,
         }  # fmt: skip
-        write_json(path, data)
-        print(f"wrote {path}")
+        key = f"{args.minutes:g} min, lr {cfg.lr:g}"
+        print(f"wrote {merge_results(args.results, ('finetune_synapses', key), entry)}")
     return 0
 
 

@@ -59,7 +59,9 @@ def main(argv=None) -> int:
         model, pre, train, val, cfg, out=out, meta=meta,
         callback=ex.train_logger(log=lambda m: print(m, flush=True)),
     )  # fmt: skip
-    print(f"wrote {summary.checkpoint}: {summary}", flush=True)
+    print(f"{summary.stopped}: {summary.steps_done} steps, {summary.epochs_done} epochs in "
+          f"{summary.seconds:.0f} s wall / {summary.cpu_seconds:.0f} s CPU; best validation "
+          f"score {summary.best_val:.4f} ({summary.kept}) -> {summary.checkpoint}")  # fmt: skip
     return 0
 
 

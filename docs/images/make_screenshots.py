@@ -2,8 +2,10 @@
 
     xvfb-run -a python docs/images/make_screenshots.py
 
-Uses the synthetic samples (shippable) and the classical random-walker predictor, so it needs no
-weights and no download. The clicks are placed on objects found by thresholding the sample.
+Uses the synthetic samples (shippable) with the shipped starter models (``iog-em``,
+``iog-aerial``), so it needs no download; the last picture uses real ssTEM sections
+(``../shared/data``, not shipped) when present. The clicks are placed on objects found by
+thresholding the sample.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from scipy import ndimage
 
 from napari_iog._napari.samples import make_aerial_tile, make_em_stack
 from napari_iog._napari.widget import AnnotatorWidget
-from napari_iog.inference import RandomWalkerPredictor
+from napari_iog.inference import IOGPredictor
 
 OUT = Path(__file__).resolve().parent
 
@@ -66,6 +68,14 @@ def _annotate(ctl, lead, objs, commit_last=False):
             _wait(ctl)
 
 
+def _use(w, name: str) -> None:
+    """The annotator with the shipped starter ``name``, named in its picker."""
+    w.model.user_chose = True
+    w.model.choose(name)
+    w.model.loaded_label = w.weights.currentText()
+    w.set_predictor(IOGPredictor.from_weights(name, device="cpu"), f"IOG {name}")
+
+
 def _viewer():
     viewer = napari.Viewer(title="napari-iog", show=True)
     viewer.window.resize(1500, 1100)
@@ -78,7 +88,7 @@ def em():
     viewer.add_image(data, name="synthetic EM stack", scale=(4.0, 1.0, 1.0))
     w = AnnotatorWidget(viewer, autoload=False)
     viewer.window.add_dock_widget(w, name="IOG Annotator", area="right")
-    w.set_predictor(RandomWalkerPredictor(), "classical random walker (not IOG)")
+    _use(w, "iog-em")
     viewer.dims.set_current_step(0, 2)
     objs = _objects(data[2] < 110, 4)
     _annotate(w.ctl, (2,), objs)
@@ -106,7 +116,7 @@ def aerial():
     viewer.add_image(data, name="synthetic aerial tile", rgb=True)
     w = AnnotatorWidget(viewer, autoload=False)
     viewer.window.add_dock_widget(w, name="IOG Annotator", area="right")
-    w.set_predictor(RandomWalkerPredictor(), "classical random walker (not IOG)")
+    _use(w, "iog-aerial")
     objs = [
         ((r0 - 3, c0 - 3), (r1 + 3, c1 + 3), ((r0 + r1) / 2, (c0 + c1) / 2))
         for r0, c0, r1, c1 in boxes
@@ -117,13 +127,11 @@ def aerial():
     viewer.close()
 
 
-def sstem_iog(checkpoint: Path, shared: Path):
-    """Real ssTEM sections (research data, not shipped) with the IOG checkpoint trained by
-    benchmarks/sstem_fewshot.py: mitochondria of section 12 annotated with box + inside click."""
+def sstem_iog(weights: str, shared: Path):
+    """Real ssTEM sections 10-14 (research data, not shipped; test slices of the starter) with
+    the shipped ``iog-em``: mitochondria of section 12 annotated with box + inside click."""
     import tifffile
     from skimage import io
-
-    from napari_iog.inference import IOGPredictor
 
     root = shared / "data" / "sstem-drosophila-vnc"
     stack = np.stack([tifffile.imread(root / "raw" / f"{z:02d}.tif") for z in range(10, 15)])
@@ -133,9 +141,7 @@ def sstem_iog(checkpoint: Path, shared: Path):
     viewer.add_image(stack, name="ssTEM sections 10-14")
     w = AnnotatorWidget(viewer, autoload=False)
     viewer.window.add_dock_widget(w, name="IOG Annotator", area="right")
-    w.set_predictor(
-        IOGPredictor.from_weights(str(checkpoint), device="cpu"), f"IOG {checkpoint.stem}"
-    )
+    _use(w, weights)
     viewer.dims.set_current_step(0, 2)
     objs = _objects(mito, 6, min_area=400)
     _annotate(w.ctl, (2,), objs)
@@ -152,8 +158,7 @@ if __name__ == "__main__":
     em()
     aerial()
     repo = OUT.parents[1]
-    ckpt = repo / "checkpoints" / "sstem-mito-r18light.pt"
     shared = Path(os.environ.get("NAPARI_IOG_SHARED", repo / ".." / "shared"))
-    if ckpt.exists() and (shared / "data").is_dir():
-        sstem_iog(ckpt, shared)
+    if (shared / "data").is_dir():
+        sstem_iog("iog-em", shared)
     print("written:", sorted(p.name for p in OUT.glob("*.png")))

@@ -53,6 +53,7 @@ def annotator(make_napari_viewer, tiny_predictor, qtbot):
     widget = AnnotatorWidget(viewer, autoload=False)
     viewer.window.add_dock_widget(widget, name="IOG Annotator")
     widget.set_predictor(tiny_predictor, "tiny test net")
+    qtbot.waitUntil(lambda: widget.model.ready, timeout=60000)  # the weights list (a worker)
     return viewer, widget
 
 

@@ -123,6 +123,18 @@ def write_json(path, data: dict) -> Path:
     return atomic_write_text(Path(path), json.dumps(data, indent=2) + "\n")
 
 
+def merge_results(path, keys: tuple, entry: dict) -> Path:
+    """Put ``entry`` at ``data[keys[0]][keys[1]]...`` of the results JSON ``path`` (created if
+    absent; the other entries are kept) and write it atomically."""
+    path = Path(path)
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    node = data
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+    node[keys[-1]] = entry
+    return write_json(path, data)
+
+
 def record_test_metrics(ckpt, loaded, data: dict) -> None:
     """Re-save checkpoint ``ckpt`` with the test results in its provenance (``meta.test_metrics``)."""
     from ..models.checkpoint import save_checkpoint

@@ -37,6 +37,8 @@ def measure_start(model, val, cfg, device) -> StartScore | None:
     if val is None or len(val) == 0:
         return None
     v3, v4 = validate(model, val, cfg, device)
+    if not math.isfinite(epoch_score(v3, v4)):  # a broken start sets no bar
+        return None
     sd = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
     return StartScore(epoch_score(v3, v4), v3, v4, sd)
 
