@@ -150,3 +150,30 @@ def test_corrupt_or_foreign_files_in_the_cache_do_not_break_the_listing(monkeypa
         == ("unreadable napari-iog checkpoint")
     )
     assert rows["iog-em"].cached and rows["iog-aerial"].cached  # the starters are still there
+
+
+@pytest.mark.parametrize(
+    "extra, init", [([], "iog-em"), (["--profile", "iog-tiny-refine"], "random")]
+)
+def test_cli_finetune_starts_from_the_matching_starter_unless_a_profile_is_given(
+    tmp_path, monkeypatch, capsys, extra, init
+):
+    import tifffile
+
+    from napari_iog.cli import main
+    from napari_iog.data.synthetic import blobs
+    from napari_iog.models.checkpoint import read_header
+
+    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
+    im, lab = blobs((96, 96), 4, seed=1)[:2]
+    tifffile.imwrite(tmp_path / "im.tif", im.astype(np.uint8))
+    tifffile.imwrite(tmp_path / "lab.tif", lab.astype(np.uint16))
+    out = tmp_path / "ft.pt"
+    args = ["finetune", "--images", str(tmp_path / "im.tif"), "--labels", str(tmp_path / "lab.tif"),
+            "--epochs", "1", "--samples-per-epoch", "4", "--batch-size", "2", "--device", "cpu",
+            "--no-progress", "--label-mode", "instances", "--out", str(out), *extra]  # fmt: skip
+    assert main(args) == 0
+    meta = read_header(out)["meta"]
+    assert str(meta["init"]).startswith(init)
+    assert (meta.get("domain") == "em") == (init == "iog-em")
+    assert f"starting from {init}" in capsys.readouterr().out

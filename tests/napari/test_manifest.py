@@ -1,4 +1,5 @@
-"""npe2 manifest: valid, the annotator opens through it, sample data loads, the wheel carries it."""
+"""npe2 manifest: valid, the annotator opens through it, sample data loads, the wheel carries it
+(and the shipped starter models)."""
 
 from __future__ import annotations
 
@@ -112,6 +113,13 @@ def test_wheel_contains_the_manifest(tmp_path):
         text = zf.read("napari_iog/napari.yaml").decode()
         entry = [n for n in names if n.endswith("entry_points.txt")]
         assert "napari_iog:napari.yaml" in zf.read(entry[0]).decode()
+        shipped = {i.filename: i.file_size for i in zf.infolist() if "/starters/" in i.filename}
+    # the starter models ship in the wheel (offline installs segment at once), within 25 MB
+    assert set(shipped) == {
+        "napari_iog/models/starters/iog-em.pt",
+        "napari_iog/models/starters/iog-aerial.pt",
+    }
+    assert sum(shipped.values()) <= 25e6
     assert text == (REPO / "napari.yaml").read_text()
 
 

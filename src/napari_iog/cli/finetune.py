@@ -1,6 +1,6 @@
 """``napari-iog finetune``: train an IOG checkpoint on your own (image, instance labels) pairs.
 
-    napari-iog finetune --images raw/ --labels masks/ --profile cpu-light --minutes 30 --out my.pt
+    napari-iog finetune --images raw/ --labels masks/ --minutes 30 --out my.pt
 
 Images and labels: files, folders or glob patterns (sorted names pair up; stacks split into
 planes). Labels: instance ids, or binary masks (split into connected components), or a semantic
@@ -31,7 +31,10 @@ def register(subparsers) -> None:
     )
     pairs_options(p)
     p.add_argument(
-        "--profile", default="cpu-light", help="model profile or preset (default cpu-light)"
+        "--profile",
+        default=None,
+        help="model profile or preset to train from scratch (default cpu-light); giving it "
+        "without --weights trains that profile from random weights instead of the starter",
     )
     p.add_argument(
         "--weights", default="auto",
@@ -69,10 +72,13 @@ def register(subparsers) -> None:
 
 
 def _model(args, images):
-    from ..training.presets import resolve_start, start_model
+    from ..training.presets import AUTO, resolve_start, start_model
 
-    weights = resolve_start(args.weights, images[0] if images else None)
-    return start_model(weights, args.profile, args.seed)
+    weights = args.weights
+    if args.profile is not None and str(weights).lower() == AUTO:
+        weights = None  # an explicit --profile asks for that network, not the starter's
+    weights = resolve_start(weights, images[0] if images else None)
+    return start_model(weights, args.profile or "cpu-light", args.seed)
 
 
 def run(args) -> int:
@@ -119,7 +125,7 @@ def run(args) -> int:
         "data": {"images": [str(p) for p in args.images], "labels": [str(p) for p in args.labels]},
         "init": init,
         "domain": domain_of_weights(init) if init and not init.startswith("random") else None,
-        "profile": args.profile,
+        "profile": args.profile or "cpu-light",
         "n_objects": len(ds),
         "n_skipped_small": ds.n_skipped_small,
     }
