@@ -26,11 +26,6 @@ from tests._shared import boundary_net, shared_dir  # noqa: E402
 PARITY = shared_dir() / "reference" / "iog-parity"
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
-
-
 def _tiny(name="iog-tiny", seed=0):
     torch.manual_seed(seed)
     model = build_model(name)

@@ -16,11 +16,6 @@ torch = pytest.importorskip("torch")
 tifffile = pytest.importorskip("tifffile")
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
-
-
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory):
     from napari_iog.models import build_model, get_profile

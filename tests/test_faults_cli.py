@@ -18,11 +18,6 @@ tifffile = pytest.importorskip("tifffile")
 imsave = pytest.importorskip("skimage.io").imsave
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
-
-
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
     """A workspace: img/ + lab/ (2 blob images, 3 objects each), a tiny checkpoint, a NaN one,

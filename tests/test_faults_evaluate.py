@@ -17,11 +17,6 @@ torch = pytest.importorskip("torch")
 imsave = pytest.importorskip("skimage.io").imsave
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
-
-
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
     from napari_iog.data.synthetic import blobs

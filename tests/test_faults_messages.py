@@ -16,11 +16,6 @@ from napari_iog.words import count
 pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
-
-
 @pytest.mark.parametrize(
     "v3, v4, want, absent",
     [(0.7, 0.8, ["train loss 0.5000", "val IoU@3 0.7000", "val IoU after 1 click 0.8000",

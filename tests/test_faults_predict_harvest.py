@@ -16,11 +16,6 @@ torch = pytest.importorskip("torch")
 tifffile = pytest.importorskip("tifffile")
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
-
-
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
     """image.tif (96x96 blobs), him/a.tif, hi.pt (p = 0.9 everywhere), lo.pt (p = 0.1), tiny.pt."""

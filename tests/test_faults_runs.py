@@ -19,11 +19,6 @@ torch = pytest.importorskip("torch")
 tifffile = pytest.importorskip("tifffile")
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
-
-
 # --- finetune --clock -------------------------------------------------------------------------
 
 

@@ -20,11 +20,6 @@ TINY = "iog-tiny-refine"
 PRE = get_profile(TINY)[1]
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
-
-
 @pytest.fixture(scope="module")
 def data():
     ims, labs = zip(*[blobs((96, 96), 3, seed=s) for s in range(2)])

@@ -13,11 +13,6 @@ from tests.napari.test_finetune_widget import _stack, _widget
 pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
-
-
 def test_time_budget_drives_the_bar_and_ends_as_budget_reached(make_napari_viewer, qtbot, tmp_path):
     viewer = make_napari_viewer()
     im, lab = _stack()

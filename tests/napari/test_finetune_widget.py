@@ -9,11 +9,6 @@ import pytest
 pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path / "cache"))
-
-
 def _stack():
     from napari_iog.data.synthetic import blobs
 
