@@ -60,6 +60,10 @@ def register(subparsers) -> None:
     p.add_argument("--loss", default="bce", choices=("bce", "balanced"))
     p.add_argument("--freeze-backbone", action="store_true")
     add_augment_args(p, calibrate_threshold=True)
+    # top-down images (EM, microscopy, aerial) have no "up": any rotation, vertical flips, +-10 %
+    # contrast, as the widget's default and the measured recipes; photos: --rotate 20 --no-vflip
+    # --intensity 0 (the paper's)
+    p.set_defaults(rotate=180.0, vflip=True, intensity=0.1)
     p.add_argument("--min-area", type=int, default=50, help="skip smaller objects (pixels)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--patience", type=int, default=0, help="early stop after N epochs w/o progress")
