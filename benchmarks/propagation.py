@@ -72,7 +72,8 @@ def run(predictor, ims, chain_list, start, cfg, features=None, name="") -> dict:
     for j, chain in enumerate(chain_list):
         start_res = mask_result_from_full(chain[start])
         got = {}
-        for st in propagate(predictor, lambda i: ims[i], len(ims), start, start_res, cfg):
+        for st in propagate(predictor, lambda i: ims[i], len(ims), start, start_res, cfg,
+                           contrast=features is not None):  # fmt: skip
             if st.accepted:
                 got[st.index] = st.result
             else:

@@ -116,7 +116,8 @@ def test_propagation_stops_where_the_network_is_unsure_the_object_ended():
     stack[5:] = 0  # the object ends after slice 4
     start_res = mask_result_from_full(stack[2] > 0)
     steps = list(propagate(_UnsureWhenFaint(), lambda i: stack[i], 7, 2, start_res,
-                           PropagationConfig(iou_threshold=0.0, direction="forward")))  # fmt: skip
+                           PropagationConfig(iou_threshold=0.0, direction="forward"),
+                           contrast=True))  # fmt: skip
     assert [(s.index, s.accepted) for s in steps] == [(3, True), (4, True), (5, False)]
     assert "confidence 0.60 < 0.88" in steps[-1].reason
     assert steps[0].stats["confidence"] > 0.88 and "contrast" in steps[0].stats
@@ -124,3 +125,4 @@ def test_propagation_stops_where_the_network_is_unsure_the_object_ended():
                          PropagationConfig(iou_threshold=0.0, direction="forward",
                                            min_confidence=0.0)))  # fmt: skip
     assert [s.index for s in off if s.accepted] == [3, 4, 5, 6]  # the old behaviour: runs on
+    assert all("contrast" not in s.stats for s in off)  # no pass over the planes unless asked
