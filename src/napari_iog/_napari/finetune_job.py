@@ -41,8 +41,8 @@ def train_job(
     ``("loaded", (predictor, checkpoint path))`` or ``("nothing", text)``."""
     from napari_iog.data.datasets import ObjectDataset
     from napari_iog.inference import IOGPredictor
-    from napari_iog.models.checkpoint import load_model
-    from napari_iog.models.starters import domain_of_weights, weights_domain
+    from napari_iog.models.checkpoint import read_header
+    from napari_iog.models.starters import domain_of_weights
     from napari_iog.training import TrainingError, finetune
     from napari_iog.training.presets import start_model
     from napari_iog.training.start_guard import KEPT_START
@@ -68,13 +68,10 @@ def train_job(
         last = ev
         yield ev
     if out.exists():
-        loaded = load_model(out, device="cpu")
         how = last.kind
-        if loaded.meta.get("kept") == KEPT_START:
+        if read_header(out)["meta"].get("kept") == KEPT_START:
             how += " (kept the start weights: training did not beat them on the held-out objects)"
-        pred = IOGPredictor(loaded.model, loaded.preprocess, device="auto")
-        pred.domain = weights_domain(loaded.meta)
-        yield ("loaded", (pred, out, how))
+        yield ("loaded", (IOGPredictor.from_weights(out, device="auto"), out, how))
     else:
         yield ("nothing", f"{last.kind}: no checkpoint was written (stopped before epoch 1 ended).")
 
