@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+AUTO_WEIGHTS = "auto"  # weights option: the shipped starter that matches the image
 MAX_CROP = 4096  # px; 512 is the paper's, a crafted 100000 would need ~75 GiB per image
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "tiny")
 

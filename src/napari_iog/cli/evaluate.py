@@ -15,6 +15,8 @@ from __future__ import annotations
 import shlex
 import sys
 
+from ..config import AUTO_WEIGHTS
+
 REPORT_FILES = ("report.json", "per_object.csv", "iou_vs_clicks.png")
 
 
@@ -26,7 +28,7 @@ def register(subparsers) -> None:
         help="simulated-click evaluation (mIoU@k, NoC@85/90) with baselines",
         description="Evaluate IOG weights with simulated clicks on (image, instance labels) pairs.",
     )
-    p.add_argument("--weights", default="auto",
+    p.add_argument("--weights", default=AUTO_WEIGHTS,
                    help="checkpoint, official .pth or weights name; auto (default): the shipped "
                    "starter matching the first image")  # fmt: skip
     pairs_options(p)

@@ -17,6 +17,7 @@ import math
 import sys
 from pathlib import Path
 
+from ..config import AUTO_WEIGHTS
 from ..words import count
 
 
@@ -37,7 +38,7 @@ def register(subparsers) -> None:
         "without --weights trains that profile from random weights instead of the starter",
     )
     p.add_argument(
-        "--weights", default="auto",
+        "--weights", default=AUTO_WEIGHTS,
         help="start weights: 'auto' (default) = the shipped starter matching the images (iog-em "
         "for grey EM/microscopy, iog-aerial for colour); a weights name or file; 'none' = random "
         "init of --profile. The start is kept when training does not beat it on held-out objects",
@@ -76,10 +77,10 @@ def register(subparsers) -> None:
 
 
 def _model(args, images):
-    from ..training.presets import AUTO, resolve_start, start_model
+    from ..training.presets import resolve_start, start_model
 
     weights = args.weights
-    if args.profile is not None and str(weights).lower() == AUTO:
+    if args.profile is not None and str(weights).lower() == AUTO_WEIGHTS:
         weights = None  # an explicit --profile asks for that network, not the starter's
     weights = resolve_start(weights, images[0] if images else None)
     return start_model(weights, args.profile or "cpu-light", args.seed)

@@ -17,6 +17,8 @@ import numpy as np
 
 from napari_iog.cli import CLIError, threshold_option
 
+from ..config import AUTO_WEIGHTS
+
 _SIGNS = {"+": True, "pos": True, "1": True, "-": False, "neg": False, "0": False}
 _OUT_SUFFIXES = (".tif", ".tiff", ".png")
 TINY_SIDE = 3  # px: a box this thin (or thinner) holds an object IOG often misses
@@ -35,7 +37,7 @@ def register(subparsers) -> None:
                    help="inside click (default: the centre-most point of the box)")  # fmt: skip
     p.add_argument("--click", nargs=3, action="append", default=[], metavar=("R", "C", "SIGN"),
                    help="correction click, SIGN + (object) or - (background); repeatable")  # fmt: skip
-    p.add_argument("--weights", default="auto",
+    p.add_argument("--weights", default=AUTO_WEIGHTS,
                    help="checkpoint file, official .pth, or a name from `napari-iog weights list`; "
                    "auto (default): the shipped starter matching the image (iog-em for grey, "
                    "iog-aerial for colour)")  # fmt: skip

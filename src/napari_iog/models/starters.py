@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_iog.config import AUTO_WEIGHTS
 from napari_iog.models.statedict import CheckpointError
 
 STARTER_DIR = Path(__file__).resolve().parent / "starters"
@@ -148,7 +149,7 @@ def domain_of_weights(source) -> str | None:
 def resolve_weights(weights: str, image=None, rgb: bool | None = None, metadata=None) -> str:
     """``weights`` unchanged, except ``"auto"``: the shipped starter matching ``image`` (see
     :func:`image_domain`); StarterMissingError when that file is absent from the install."""
-    if str(weights).strip().lower() != "auto":
+    if str(weights).strip().lower() != AUTO_WEIGHTS:
         return str(weights)
     name = starter_for(image_domain(image, rgb, metadata) if image is not None else "em")
     starter_path(name)  # a clear message if the install lacks it

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..config import ModelConfig, PreprocessConfig
+from ..config import AUTO_WEIGHTS, ModelConfig, PreprocessConfig
 
 PRESETS: dict[str, tuple[ModelConfig, PreprocessConfig]] = {
     "cpu-light": (
@@ -52,7 +52,6 @@ def unfitted(preprocess: PreprocessConfig) -> PreprocessConfig:
     return replace(preprocess, threshold=PreprocessConfig().threshold)
 
 
-AUTO = "auto"  # start weights: the shipped starter that matches the images
 SCRATCH = ("", "none", "scratch")  # start weights: random init of the profile
 
 
@@ -63,14 +62,16 @@ def resolve_start(weights: str | None, image=None, rgb: bool | None = None, meta
     weights name or path) unchanged."""
     if weights is None or str(weights).strip().lower() in SCRATCH:
         return None
-    if str(weights).strip().lower() != AUTO:
+    if str(weights).strip().lower() != AUTO_WEIGHTS:
         return str(weights)
-    from ..models.starters import available_starters, image_domain, starter_for
-
     if image is None:
         return None
-    name = starter_for(image_domain(image, rgb, metadata))
-    return name if name in available_starters() else None
+    from ..models.starters import StarterMissingError, resolve_weights
+
+    try:
+        return resolve_weights(weights, image, rgb, metadata)
+    except StarterMissingError:  # a broken install: train the profile from scratch
+        return None
 
 
 def start_model(weights, profile: str, seed: int = 0):
