@@ -70,10 +70,7 @@ def _annotate(ctl, lead, objs, commit_last=False):
 
 def _use(w, name: str) -> None:
     """The annotator with the shipped starter ``name``, named in its picker."""
-    w.model.user_chose = True
-    w.model.choose(name)
-    w.model.loaded_label = w.weights.currentText()
-    w.set_predictor(IOGPredictor.from_weights(name, device="cpu"), f"IOG {name}")
+    w.use_weights(IOGPredictor.from_weights(name, device="cpu"), name, f"IOG {name}")
 
 
 def _viewer():

@@ -202,7 +202,7 @@ class FinetuneWidget(FinetuneForm, QWidget):
                     else "open the IOG Annotator to use it"
                 )
                 if annot is not None:
-                    annot.use_checkpoint(predictor, Path(path))
+                    annot.use_weights(predictor, str(path), f"IOG fine-tuned {Path(path).name}")
                 self.state = "cancelled" if how == "cancelled" else "done"
                 show_info(f"Fine-tuning {how}: checkpoint {path} ({where}).")
                 extra = f" {self.calibration}." if self.calibration else ""

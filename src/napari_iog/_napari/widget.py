@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from napari.layers import Image, Labels
@@ -272,14 +271,15 @@ class AnnotatorWidget(QWidget):
     def load_model(self) -> None:
         self.model.load_model()
 
-    def use_checkpoint(self, predictor, path) -> None:
-        """Use a freshly fine-tuned ``predictor`` and name its checkpoint ``path`` in the picker
-        (the picker never names other weights than the ones in use)."""
+    def use_weights(self, predictor, source: str, name: str) -> None:
+        """Use ``predictor``, made from weights ``source`` (a name or a path, e.g. a freshly
+        fine-tuned checkpoint), and select ``source`` in the picker: the picker never names
+        other weights than the ones in use. ``name``: the predictor's label in provenance."""
         self.model.user_chose = True
         self.model.refresh_choices()
-        self.model.choose(str(path))
+        self.model.choose(str(source))
         self.model.loaded_label = self.weights.currentText()
-        self.set_predictor(predictor, f"IOG fine-tuned {Path(path).name}")
+        self.set_predictor(predictor, name)
 
     def set_predictor(self, predictor, name: str | None = None) -> None:
         """Use ``predictor`` (tests, scripts); a weights load still in flight is ignored."""

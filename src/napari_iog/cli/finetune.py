@@ -77,18 +77,20 @@ def register(subparsers) -> None:
 
 
 def _model(args, images):
+    """``(network, preprocess, start text, domain of the start weights or None)``."""
+    from ..models.starters import domain_of_weights
     from ..training.presets import resolve_start, start_model
 
     weights = args.weights
     if args.profile is not None and str(weights).lower() == AUTO_WEIGHTS:
         weights = None  # an explicit --profile asks for that network, not the starter's
     weights = resolve_start(weights, images[0] if images else None)
-    return start_model(weights, args.profile or "cpu-light", args.seed)
+    model, pre, init = start_model(weights, args.profile or "cpu-light", args.seed)
+    return model, pre, init, (domain_of_weights(weights) if weights else None)
 
 
 def run(args) -> int:
     from ..data.datasets import ObjectDataset
-    from ..models.starters import domain_of_weights
     from ..training import FinetuneConfig, TrainingError, run_finetune
     from ..training.config import augment_kwargs
     from . import load_pairs_of
@@ -96,7 +98,7 @@ def run(args) -> int:
 
     check_finetune_args(args)  # numbers and the --out path, before any work
     images, labels = load_pairs_of(args)
-    model, pre, init = _model(args, images)
+    model, pre, init, domain = _model(args, images)
     print(f"napari-iog finetune: starting from {init}")
     ds = ObjectDataset(images, labels, pre, min_area=args.min_area, label_mode="instances")
     print(f"napari-iog finetune: {ds.describe()}")
@@ -129,7 +131,7 @@ def run(args) -> int:
     meta = {
         "data": {"images": [str(p) for p in args.images], "labels": [str(p) for p in args.labels]},
         "init": init,
-        "domain": domain_of_weights(init) if init and not init.startswith("random") else None,
+        "domain": domain,
         "profile": args.profile or "cpu-light",
         "n_objects": len(ds),
         "n_skipped_small": ds.n_skipped_small,
