@@ -19,6 +19,10 @@ class TrainingError(ValueError):
     """A fine-tuning run that cannot start or continue; the message says what to do."""
 
 
+class DivergedError(TrainingError):
+    """The network's weights or predictions are NaN or infinite (``training.diverge``)."""
+
+
 @dataclass(frozen=True)
 class FinetuneConfig:
     """Fine-tuning settings.

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import math
 
-from .config import FinetuneConfig, TrainingError
-
-
-class DivergedError(TrainingError):
-    """The network's weights or predictions are NaN or infinite."""
+from .config import DivergedError, FinetuneConfig  # noqa: F401  (DivergedError: public here)
 
 
 def weights_finite(model) -> bool:
     """True when every parameter of ``model`` is finite. Buffers are not checked: a BatchNorm
-    ``running_var`` of ``inf`` on a dead channel (the shipped starters have one) only zeroes
-    that channel; what matters is caught by the prediction check."""
+    ``running_var`` of ``inf`` on a dead channel only zeroes that channel; what matters is
+    caught by the prediction check."""
     import torch
 
     return all(bool(torch.isfinite(p.detach()).all()) for p in model.parameters())

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..inference.guidance import add_click
-from .config import FinetuneConfig, TrainingError
+from .config import DivergedError, FinetuneConfig, TrainingError
 from .losses import iog_loss
 
 
@@ -138,8 +138,6 @@ def _check_finite(fine) -> None:
     import torch
 
     if not bool(torch.isfinite(fine).all()):
-        from .diverge import DivergedError
-
         raise DivergedError(
             "The network's predictions on the validation objects are NaN or infinite (broken "
             "weights, or a diverged run: lower the learning rate)."
