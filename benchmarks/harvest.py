@@ -79,7 +79,7 @@ def random_checkpoint(profile: str, path: Path) -> Path:
 
     from napari_iog.models import build_model
     from napari_iog.models.checkpoint import save_checkpoint
-    from napari_iog.training.presets import resolve_profile
+    from napari_iog.models.registry import resolve_profile
 
     torch.manual_seed(0)
     mc, pc = resolve_profile(profile)

@@ -14,93 +14,60 @@ CSV / PNG in ``benchmarks/results/isbi_fewshot/``). Data: ``../shared/data/isbi2
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sstem_fewshot import REPO, build, data_root, resolved, slice_range  # noqa: E402
+from fewshot import DatasetSpec, run_fewshot, slice_range  # noqa: E402
 
-from napari_iog.evaluation.experiment import (  # noqa: E402
-    BASELINES,
-    add_training_args,
-    parse_baselines,
-)
+
+def options(ap) -> None:
+    from harness import BASELINES
+
+    ap.add_argument("--train-slices", default="0-4")
+    ap.add_argument("--test-slices", default="20-29")
+    ap.add_argument("--baselines", default=",".join(BASELINES),
+                    help=f"comma-separated subset of '{','.join(BASELINES)}' or 'none'")  # fmt: skip
+    ap.set_defaults(void_bands="none")  # the void-band passes are opt-in here (1000+ objects)
+
+
+def baselines(args):
+    from harness import parse_baselines
+
+    try:
+        return parse_baselines(args.baselines)
+    except ValueError as exc:
+        raise SystemExit(f"--baselines: {exc}") from None
+
+
+def train(args, root):
+    from napari_iog.data.layouts import load_isbi2012
+    from napari_iog.training.job import Planes
+
+    slices = slice_range(args.train_slices)
+    ims, labs = load_isbi2012(root, slices)
+    source = {"data": "ISBI 2012 EM training stack (Cardona et al. 2010), neuron profiles",
+              "train_slices": slices, "test_slices": slice_range(args.test_slices)}  # fmt: skip
+    return Planes(tuple(ims), tuple(labs), source, label_mode="auto"), None
+
+
+def test(args, root):
+    from napari_iog.data.layouts import load_isbi2012
+
+    return load_isbi2012(root, slice_range(args.test_slices))
+
+
+ISBI = DatasetSpec(
+    "isbi-neurons", "isbi2012", __doc__.splitlines()[0], train, test,
+    describe=lambda args: {"dataset": "isbi2012 neuron profiles",
+                           "train_slices": slice_range(args.train_slices),
+                           "test_slices": slice_range(args.test_slices)},
+    options=options, baselines=baselines,
+)  # fmt: skip
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_training_args(ap, minutes=30.0, samples_per_epoch=480)
-    ap.add_argument("--train-slices", default="0-4")
-    ap.add_argument("--test-slices", default="20-29")
-    ap.add_argument("--min-area", type=int, default=50)
-    ap.add_argument(
-        "--baselines",
-        default=",".join(BASELINES),
-        help=f"comma-separated subset of '{','.join(BASELINES)}' or 'none'",
-    )
-    # an EM section has no "up"; the void-band passes are opt-in here (1000+ test objects)
-    ap.set_defaults(rotate=180.0, vflip=True, intensity=0.1, void_bands="none")
-    args = ap.parse_args(argv)
-    try:  # said before training, not after it
-        names = parse_baselines(args.baselines)
-    except ValueError as exc:
-        ap.error(str(exc))
-
-    import torch
-
-    from napari_iog.data.datasets import ObjectDataset
-    from napari_iog.data.layouts import load_isbi2012
-    from napari_iog.evaluation import experiment as ex
-    from napari_iog.models.checkpoint import load_model
-    from napari_iog.training.steps import resolve_device
-
-    torch.set_num_threads(args.threads)
-    root = data_root("isbi2012")
-    if root is None:
-        return 2
-    train_slices, test_slices = slice_range(args.train_slices), slice_range(args.test_slices)
-    name = f"isbi-neurons-{'r18light' if args.profile == 'light' else args.profile}"
-    out = Path(args.out or REPO / "checkpoints" / f"{name}.pt")
-    results_path = Path(args.results) if args.results else None  # default: print only
-    command = ex.command_line(__file__, argv)
-    device = resolve_device(args.device)
-
-    ds = None
-    if args.eval_only is None:
-        pre = resolved(args.profile, args.set)[1]
-        ims, labs = load_isbi2012(root, train_slices)
-        ds = ObjectDataset(ims, labs, pre, min_area=args.min_area)
-        print(f"train: slices {train_slices}: {ds.describe()}", flush=True)
-    meta = {
-        "data": "ISBI 2012 EM training stack (Cardona et al. 2010), neuron profiles",
-        "train_slices": train_slices,
-        "test_slices": test_slices,
-        "profile": args.profile,
-        "overrides": args.set,
-        "command": command,
-    }
-    ckpt, summary = ex.train_or_load(
-        args, lambda: build(args.profile, args.set, args.seed), ds, 0.1, out, meta, args.min_area
-    )
-
-    loaded = load_model(ckpt, device=str(device))
-    ims, labs = load_isbi2012(root, test_slices)
-    results, _, _, evaluated = ex.evaluate_checkpoint(
-        args, ckpt, loaded, device, ims, labs, f"IOG {args.profile}", args.min_area, names
-    )
-    extra = {
-        "dataset": "isbi2012 neuron profiles",
-        "train_slices": train_slices,
-        "test_slices": test_slices,
-        "profile": args.profile,
-        **evaluated,
-    }
-    ex.save_results(
-        results_path, results, summary, device, command, extra, ckpt, loaded,
-        install=args.install,
-    )  # fmt: skip
-    return 0
+    return run_fewshot(ISBI, argv, __file__)
 
 
 if __name__ == "__main__":

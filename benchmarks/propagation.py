@@ -121,9 +121,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import torch
+    from harness import command_line, merge_results
 
     from napari_iog.data.layouts import load_sstem
-    from napari_iog.evaluation.experiment import command_line, merge_results
     from napari_iog.inference import IOGPredictor, RandomWalkerPredictor
     from napari_iog.propagation import PropagationConfig
 

@@ -86,7 +86,8 @@ def evaluate(domain: str, weights: str, baselines, max_clicks: int, limit: int |
     and seconds); ``limit``: at most this many planes per test set (quick checks)."""
     from dataclasses import replace
 
-    from napari_iog.evaluation.experiment import baseline_predictors, evaluate_all
+    from harness import baseline_predictors, evaluate_all
+
     from napari_iog.evaluation.protocol import EvalConfig
     from napari_iog.inference import IOGPredictor
 
@@ -128,8 +129,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-
-    from napari_iog.evaluation.experiment import command_line, merge_results, parse_baselines
+    from harness import command_line, merge_results, parse_baselines
 
     torch.set_num_threads(args.threads)
     t0, c0 = time.perf_counter(), time.process_time()

@@ -19,7 +19,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sstem_fewshot import data_root  # noqa: E402
+from fewshot import data_root  # noqa: E402
+
+
+def start_preprocess(weights):
+    """The start weights' preprocessing (the baselines' crop settings)."""
+    from napari_iog.models.checkpoint import load_model
+
+    return load_model(weights).preprocess
 
 
 def main(argv=None) -> int:
@@ -36,50 +43,53 @@ def main(argv=None) -> int:
 
     import numpy as np
     import torch
-
-    from napari_iog.data.datasets import ObjectDataset
-    from napari_iog.data.layouts import load_sstem
-    from napari_iog.evaluation.experiment import (
+    from harness import (
         baseline_predictors,
         command_line,
         evaluate_all,
         merge_results,
     )
+
+    from napari_iog.data.layouts import load_sstem
+    from napari_iog.evaluation.experiment_training import train_or_load
     from napari_iog.evaluation.protocol import EvalConfig
     from napari_iog.inference import IOGPredictor
-    from napari_iog.models.checkpoint import load_model
-    from napari_iog.training import FinetuneConfig, run_finetune
-    from napari_iog.training.presets import unfitted
+    from napari_iog.training import FinetuneConfig, FinetuneSpec, Planes
 
     torch.set_num_threads(args.threads)
     root = data_root("sstem-drosophila-vnc")
     if root is None:
         return 2
-    start = load_model(args.weights)
-    pre = unfitted(start.preprocess)
     ims, labs = load_sstem(root, range(5), kind="synapses")
-    ds = ObjectDataset(ims, labs, pre, min_area=50, label_mode="instances")
-    pick = np.random.default_rng(args.seed).permutation(len(ds))[: args.objects]
-    train, val = ds.subset(sorted(pick)).split(0.25, seed=args.seed)
-    print(f"fine-tuning on {len(train)} synapses, validating on {len(val)}", flush=True)
+
+    counts = {}
+
+    def split(ds, val_fraction, seed):  # a seeded draw of --objects synapses, then the split
+        pick = np.random.default_rng(seed).permutation(len(ds))[: args.objects]
+        train, val = ds.subset(sorted(pick)).split(val_fraction, seed=seed)
+        counts.update(train=len(train), val=len(val))
+        print(f"fine-tuning on {len(train)} synapses, validating on {len(val)}", flush=True)
+        return train, val
+
     extra = {} if args.lr is None else {"lr": args.lr}
     cfg = FinetuneConfig(
         epochs=10_000, samples_per_epoch=64, max_minutes=args.minutes, budget_clock="cpu",
-        num_threads=args.threads, seed=args.seed, device="cpu", rotate=180.0, vflip=True,
-        intensity=0.1, **extra,
+        num_threads=args.threads, seed=args.seed, device="cpu", val_fraction=0.25,
+        calibrate_threshold=False, **extra,
     )  # fmt: skip
     out = Path(tempfile.mkdtemp()) / "synapses.pt"
+    data = Planes(tuple(ims), tuple(labs), {"data": "ssTEM synapses, slices 00-04"})
     t0, c0 = time.perf_counter(), time.process_time()
-    summary = run_finetune(start.model, pre, train, val, cfg, out=out)
+    _, summary = train_or_load(FinetuneSpec(data, out, cfg, args.weights, split=split),
+                               log=lambda m: None)  # fmt: skip
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"{summary.stopped}: {summary.steps_done} steps, {wall:.0f} s wall, {cpu:.0f} s CPU; "
           f"kept {summary.kept}", flush=True)  # fmt: skip
-
     test_ims, test_labs = load_sstem(root, range(5, 10), kind="synapses")
     preds = {
         "starter": IOGPredictor.from_weights(args.weights, device="cpu"),
         "fine-tuned": IOGPredictor.from_weights(out, device="cpu"),
-        **baseline_predictors(start.preprocess, ("random walker",)),
+        **baseline_predictors(start_preprocess(args.weights), ("random walker",)),
     }
     ecfg = EvalConfig(max_clicks=args.max_clicks, min_area=50, stop_iou=0.97)
     rows = {}
@@ -90,7 +100,7 @@ def main(argv=None) -> int:
     if args.results:
         entry = {
             "command": command_line(__file__, argv),
-            "train_objects": len(train), "val_objects": len(val), "steps": summary.steps_done,
+            "train_objects": counts["train"], "val_objects": counts["val"], "steps": summary.steps_done,
             "wall_s": round(wall), "cpu_s": round(cpu), "threads": args.threads,
             "kept": summary.kept, "test": "ssTEM synapses slices 05-09", "results": rows,
         }  # fmt: skip

@@ -20,6 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sstem_fewshot import data_root  # noqa: E402
 
+from napari_iog.evaluation.starter_check import CHECK, quick_check  # noqa: E402, F401
+
 INPUT = {
     "em": "one grey channel (uint8 or uint16; normalised by the layer's contrast limits), EM or "
     "other grey microscopy at roughly 2-10 nm/px; objects 8-400 px across (mitochondria, cell "
@@ -27,40 +29,11 @@ INPUT = {
     "aerial": "RGB (or panchromatic, replicated to 3 channels) orthophotos at roughly 0.1-0.5 "
     "m/px; objects 8-400 px across (buildings, roofs, vehicles); top-down, any orientation",
 }
-CHECK = {  # the quick check the tests reproduce: (what, loader of (images, labels))
-    "em": "ssTEM mitochondria slice 10",
-    "aerial": "aerial-fair area 3, first 2 images",
-}
 LICENCE = (
     "Weights trained by the napari-iog developers from random initialisation on research "
     "datasets (see training.sources; their licences allow research use). Distributed with "
     "napari-iog under its BSD-3-Clause licence; no pretrained third-party weights are included."
 )
-
-
-def check_planes(domain: str, data: Path):
-    """``(images, labels)`` of the quick-check subset of ``domain``."""
-    from napari_iog.data.layouts import load_aerial_fair, load_sstem
-
-    if domain == "em":
-        return load_sstem(data / "sstem-drosophila-vnc", [10])
-    ims, labs = load_aerial_fair(data / "aerial-fair", [3])
-    return ims[:2], labs[:2]
-
-
-def quick_check(domain: str, weights, data: Path) -> dict:
-    """``{"test", "n_objects", "miou_at_3"}`` of ``weights`` on the check subset (3 clicks)."""
-    from napari_iog.evaluation.protocol import EvalConfig, run_evaluation
-    from napari_iog.inference import IOGPredictor
-
-    ims, labs = check_planes(domain, data)
-    pred = IOGPredictor.from_weights(weights, device="cpu")
-    s = run_evaluation(pred, ims, labs, EvalConfig(max_clicks=0), name="check").summary()
-    return {
-        "test": CHECK[domain],
-        "n_objects": s["n_objects"],
-        "miou_at_3": round(s["miou_at_3"], 4),
-    }
 
 
 def card_scores(results: dict) -> dict:

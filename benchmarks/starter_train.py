@@ -18,31 +18,30 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sstem_fewshot import REPO, build, data_root  # noqa: E402
+from fewshot import REPO, add_training_args, data_root, training_config  # noqa: E402
 
 from napari_iog.training.starter_recipe import SOURCES, build_datasets  # noqa: E402
 
 
 def main(argv=None) -> int:
-    from napari_iog.evaluation.experiment import add_training_args
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("domain", choices=sorted(SOURCES))
     add_training_args(ap, minutes=75.0, samples_per_epoch=480)
-    ap.set_defaults(rotate=180.0, vflip=True, intensity=0.1)  # top-down images: no "up"
     args = ap.parse_args(argv)
 
+    import harness as ex
     import torch
 
-    from napari_iog.evaluation import experiment as ex
     from napari_iog.training import run_finetune
+    from napari_iog.training.job import build_start
 
     torch.set_num_threads(args.threads)
     root = data_root("sstem-drosophila-vnc")
     if root is None:
         return 2
     out = Path(args.out or REPO / "checkpoints" / f"starter-{args.domain}.pt")
-    model, pre = build(args.profile, args.set, args.seed)
+    start = build_start(None, args.profile, args.set, args.seed)
+    model, pre = start.model, start.preprocess
     print(f"{args.domain}: loading the training sources", flush=True)
     train, val, sources = build_datasets(args.domain, root.parent, pre, args.seed)
     print(f"{len(train)} training entries (objects x repeats), {len(val)} validation objects")
@@ -54,7 +53,7 @@ def main(argv=None) -> int:
         "sources": sources,
         "command": ex.command_line(__file__, argv),
     }
-    cfg = ex.training_config(args).replace(val_max_objects=len(val))
+    cfg = training_config(args).replace(val_max_objects=len(val))
     summary = run_finetune(
         model, pre, train, val, cfg, out=out, meta=meta,
         callback=ex.train_logger(log=lambda m: print(m, flush=True)),

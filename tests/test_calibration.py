@@ -117,7 +117,7 @@ def test_finetune_calibrates_before_its_last_event(tmp_path, objects, calibrate)
     assert meta["threshold_calibration"] == rec
     assert load_model(out).preprocess.threshold == rec["chosen"]
     assert events[-2].message == describe(rec)
-    from napari_iog.evaluation.experiment import checkpoint_extra
+    from benchmarks.harness import checkpoint_extra
 
     # the benchmarks' results JSON records it too
     assert checkpoint_extra(load_model(out), out)["threshold_calibration"] == rec
@@ -152,19 +152,15 @@ def test_an_off_grid_threshold_is_measured_too(tmp_path, objects):
 
 @pytest.mark.realdata
 def test_sstem_calibrate_benchmark_writes_a_fitted_copy(tmp_path, monkeypatch, capsys):
-    """benchmarks/sstem_calibrate.py on the real training slices: the 10 validation objects of
-    sstem_fewshot.py's split are measured, the copy gets the curve, the input stays as it was."""
-    import importlib.util
-    from pathlib import Path
+    """benchmarks/lab/sstem_calibrate.py on the real training slices: the 10 validation objects
+    of sstem_fewshot.py's split are measured, the copy gets the curve, the input stays as it was."""
+    import importlib
 
     from tests._shared import require_shared
 
     root = require_shared("data", "sstem-drosophila-vnc")
     monkeypatch.setenv("NAPARI_IOG_SHARED", str(root.parents[1]))  # where the script looks
-    path = Path(__file__).parents[1] / "benchmarks" / "sstem_calibrate.py"
-    spec = importlib.util.spec_from_file_location("sstem_calibrate", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = importlib.import_module("benchmarks.lab.sstem_calibrate")
     meta = {"train_slices": [0, 1, 2, 3, 4]}
     src = save_checkpoint(tmp_path / "m.pt", constant_net(0.42), PRE, meta)
     before = src.read_bytes()

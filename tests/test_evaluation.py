@@ -189,7 +189,7 @@ def test_void_band_ignores_boundary_disagreement_in_iou_and_clicks(synth):
     assert tolerant.curves.min() == 1.0 and pred.n_refine == 0  # no click lands in the band
     s = run_evaluation(_Oracle(labs[0]), ims, labs, replace(cfg, void_band=2)).summary()
     assert s["miou_at_3"] == 1.0 and s["noc90"] == 3.0
-    from napari_iog.evaluation.boundary import boundary_tolerant, parse_bands
+    from benchmarks.harness import boundary_tolerant, parse_bands
 
     table = boundary_tolerant({"IOG": _OffByOne(labs[0])}, ims, labs, cfg, [1, 2], log=lambda m: 0)
     assert set(table) == {"1", "2"} and table["1"]["IOG"]["miou_at_3"] == 1.0
@@ -208,7 +208,7 @@ def test_empty_labels_and_min_area_are_clear_errors(synth):
 
 def test_box_fill_and_random_walker_baselines_and_report(tmp_path, synth):
     from napari_iog.config import PreprocessConfig
-    from napari_iog.evaluation.experiment import baseline_predictors
+    from napari_iog.evaluation.runner import baseline_predictors
 
     ims, labs = synth
     preds = baseline_predictors(PreprocessConfig(relax=8))
@@ -324,31 +324,30 @@ def test_fewshot_experiment_driver_trains_evaluates_and_records(tmp_path, synth)
     import argparse
 
     pytest.importorskip("torch")
-    from napari_iog.data.datasets import ObjectDataset
-    from napari_iog.evaluation.experiment import (
-        add_training_args,
-        evaluate_all,
-        iog_predictors,
-        save_results,
-        train_or_load,
-    )
-    from napari_iog.models import build_model, get_profile
+    from benchmarks.fewshot import add_training_args, finetune_spec
+    from benchmarks.harness import evaluate_all, iog_predictors, save_results, train_or_load
+
+    from napari_iog.models import get_profile
     from napari_iog.models.checkpoint import load_model
+    from napari_iog.training.job import Planes
 
     ap = argparse.ArgumentParser()
-    add_training_args(ap, minutes=0.02, samples_per_epoch=4)
+    add_training_args(ap, minutes=0.02, samples_per_epoch=4, val_fraction=0.3)
     args = ap.parse_args(["--batch-size", "2", "--max-clicks", "1", "--vflip", "--tta",
                           "--intensity", "0.1", "--iou-weight", "0.5", "--device", "cpu",
-                          "--refine-prob", "0.25", "--box-jitter", "0.02"])  # fmt: skip
+                          "--refine-prob", "0.25", "--box-jitter", "0.02", "--min-area", "20",
+                          "--profile", "iog-tiny-refine"])  # fmt: skip
     mc, pre = get_profile("iog-tiny-refine")
     ims, labs = synth
-    ds = ObjectDataset(ims * 2, labs * 2, pre, min_area=20)
+    planes = Planes(tuple(ims * 2), tuple(labs * 2), label_mode="auto")
     out = tmp_path / "tiny.pt"
-    ckpt, summary = train_or_load(args, lambda: (build_model(mc), pre), ds, 0.3, out, {"x": 1})
+    ckpt, summary = train_or_load(finetune_spec(args, planes, out, {"x": 1}))
     assert ckpt == out and out.exists() and summary.steps_done >= 1
     loaded = load_model(ckpt, device="cpu")
     cfg = loaded.meta["finetune_config"]
-    assert cfg["vflip"] and cfg["intensity"] == 0.1 and cfg["iou_weight"] == 0.5
+    assert (
+        cfg["augment"]["vflip"] and cfg["augment"]["intensity"] == 0.1 and cfg["iou_weight"] == 0.5
+    )
     assert cfg["refine_prob"] == 0.25 and cfg["box_jitter"] == 0.02
     assert cfg["epochs"] == 10_000 and cfg["workers"] is None  # time budget; auto workers
     main, variants = iog_predictors(loaded, "cpu", "IOG tiny", tta=True)
@@ -368,20 +367,18 @@ def test_fewshot_experiment_driver_trains_evaluates_and_records(tmp_path, synth)
     )
     assert load_model(ckpt, device="cpu").meta["test_metrics"]["n_objects"] == 3
     args.eval_only = str(ckpt)  # evaluation-only runs skip training
-    assert train_or_load(args, None, None, 0.3, out, {}) == (ckpt, None)
+    assert train_or_load(None, args.eval_only) == (ckpt, None)
     # --init: continue from that checkpoint (its network and preprocessing), not from build()
+    # (--profile: what --init ignores)
     args2 = ap.parse_args(["--batch-size", "2", "--device", "cpu", "--init", str(ckpt),
-                           "--epochs", "1", "--workers", "2"])  # fmt: skip
-    ds2 = ObjectDataset(ims * 2, labs * 2, replace(pre, crop_size=pre.crop_size + 16), min_area=20)
-
-    def must_not_build():
-        raise AssertionError("--init must not build a fresh network")
+                           "--epochs", "1", "--workers", "2", "--min-area", "20",
+                           "--profile", "iog-tiny"])  # fmt: skip
 
     out2 = tmp_path / "from_init.pt"
-    ckpt2, _ = train_or_load(args2, must_not_build, ds2, 0.3, out2, {"x": 2})
+    ckpt2, _ = train_or_load(finetune_spec(args2, planes, out2, {"x": 2}))
     meta2 = load_model(ckpt2, device="cpu").meta
     assert meta2["init"] == "tiny.pt" and meta2["init_meta"]["steps"] == loaded.meta["steps"]
-    assert ds2.preprocess == loaded.preprocess and meta2["x"] == 2
+    assert load_model(ckpt2).preprocess == loaded.preprocess and meta2["x"] == 2
     assert meta2["finetune_config"]["epochs"] == 1 and meta2["finetune_config"]["workers"] == 2
     assert meta2["epochs"] == 1
 
@@ -395,12 +392,9 @@ def test_evaluate_checkpoint_runs_the_scripts_protocol_and_install_caches_it(
     import argparse
 
     torch = pytest.importorskip("torch")
-    from napari_iog.evaluation.experiment import (
-        add_training_args,
-        evaluate_checkpoint,
-        install_checkpoint,
-        parse_baselines,
-    )
+    from benchmarks.fewshot import add_training_args
+    from benchmarks.harness import evaluate_checkpoint, install_checkpoint, parse_baselines
+
     from napari_iog.models import build_model, get_profile
     from napari_iog.models.checkpoint import load_model, save_checkpoint
     from napari_iog.models.weights import user_checkpoints
@@ -434,7 +428,8 @@ def test_evaluate_checkpoint_runs_the_scripts_protocol_and_install_caches_it(
 
 
 def test_set_overrides_profile_fields():
-    from napari_iog.evaluation.experiment import override_configs
+    from benchmarks.fewshot import override_configs
+
     from napari_iog.models import get_profile
 
     mc, pre = get_profile("iog-tiny-refine")
@@ -447,22 +442,19 @@ def test_set_overrides_profile_fields():
 
 
 def _benchmark(name: str):
-    import importlib.util
-    from pathlib import Path
+    """A benchmark script (``"sstem_fewshot"``, ``"lab.resolution_ceiling"``), imported as a
+    module of the checkout's ``benchmarks`` package."""
+    import importlib
 
-    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module(f"benchmarks.{name}")
 
 
 def test_resolution_ceiling_benchmark_orders_the_strides():
-    """benchmarks/resolution_ceiling.py: the ground truth through a stride-1 grid comes back
+    """benchmarks/lab/resolution_ceiling.py: the ground truth through a stride-1 grid comes back
     exact, and coarser output grids lose IoU monotonically (ellipses, no network)."""
     from skimage.draw import ellipse
 
-    bench = _benchmark("resolution_ceiling")
+    bench = _benchmark("lab.resolution_ceiling")
     lab = np.zeros((160, 160), np.int32)
     lab[ellipse(45, 50, 12, 30, rotation=0.4)] = 1
     lab[ellipse(110, 100, 25, 9, rotation=-0.7)] = 2
@@ -474,12 +466,12 @@ def test_resolution_ceiling_benchmark_orders_the_strides():
 
 
 def test_contour_convention_benchmark_finds_a_tighter_contour():
-    """benchmarks/sstem_contour_convention.py: a blurred dark disk (edge at radius 20) annotated
+    """benchmarks/lab/sstem_contour_convention.py: a blurred dark disk (edge at radius 20) annotated
     with radius 21, 20 and 19 puts the image's half-level edge about -1, 0 and +1 px from the
     annotated contour: a tighter annotation moves it outwards."""
     from scipy import ndimage
 
-    bench = _benchmark("sstem_contour_convention")
+    bench = _benchmark("lab.sstem_contour_convention")
     rr, cc = np.mgrid[:96, :96]
     dist = np.hypot(rr - 47.5, cc - 47.5)
     image = ndimage.gaussian_filter(np.where(dist < 20, 60.0, 160.0), 1.0)

@@ -51,9 +51,9 @@ class _Breaks:
 
 
 def _evaluate(ws, tmp_path, monkeypatch, baselines: dict, *extra):
-    from napari_iog.evaluation import experiment
+    from napari_iog.evaluation import runner
 
-    monkeypatch.setattr(experiment, "baseline_predictors", lambda pre, names: dict(baselines))
+    monkeypatch.setattr(runner, "baseline_predictors", lambda pre, names: dict(baselines))
     args = ["evaluate", "--weights", str(ws / "hi.pt"), "--images", str(ws / "img"), "--labels",
             str(ws / "lab"), "--device", "cpu", "--max-clicks", "1", "--min-area", "20",
             "--report", str(tmp_path / "rep"), *extra]  # fmt: skip

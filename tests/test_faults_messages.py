@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from napari_iog.training.events import TrainEvent
+from napari_iog.training.events import Epoch
 from napari_iog.words import count
 
 pytest.importorskip("torch")
@@ -26,7 +26,7 @@ pytest.importorskip("torch")
 def test_the_epoch_log_labels_every_metric(v3, v4, want, absent):
     from napari_iog.cli.finetune import epoch_line
 
-    ev = TrainEvent("epoch", 3, 30, 300, loss=0.5, val_iou=v3, val_iou_refined=v4, best_val=0.75)
+    ev = Epoch(3, 30, 300, loss=0.5, val_iou=v3, val_iou_refined=v4, best_val=0.75)
     line = epoch_line(ev)
     assert line.startswith("epoch 3: ") and all(w in line for w in want), line
     assert not any(a in line for a in absent), line

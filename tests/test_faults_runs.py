@@ -52,16 +52,17 @@ def _data(root):
 def test_finetune_clock_reaches_the_config_and_a_busy_run_is_noted(
     tmp_path, monkeypatch, capsys, clock, cpu, noted
 ):
-    import napari_iog.training as training
+    import napari_iog.training.job as job
 
     seen = {}
 
-    def fake_run(model, pre, train, val, cfg, out, **kw):
-        seen["clock"] = cfg.budget_clock
+    def fake_job(spec, cancel=None, dist=None):
+        seen["clock"] = spec.config.budget_clock
         return SimpleNamespace(seconds=120.0, cpu_seconds=cpu, steps_done=3, best_val=0.5,
-                               stopped="time budget used", checkpoint=out, kept="last epoch")  # fmt: skip
+                               stopped="time budget used", checkpoint=spec.out, kept="last epoch")  # fmt: skip
+        yield  # a generator, as finetune_job
 
-    monkeypatch.setattr(training, "run_finetune", fake_run)
+    monkeypatch.setattr(job, "finetune_job", fake_job)
     argv = ["finetune", *_data(tmp_path), "--weights", "none", "--profile", "iog-tiny",
             "--out", str(tmp_path / "o.pt"), "--minutes", "2", "--device", "cpu", "--no-progress",
             *(["--clock", clock] if clock else [])]  # fmt: skip
@@ -92,7 +93,8 @@ def test_progress_bar_counts_cpu_time_on_the_cpu_clock():
 def test_fewshot_scripts_write_no_tracked_results_by_default(script):
     from pathlib import Path
 
-    text = (Path(__file__).parents[1] / "benchmarks" / f"{script}.py").read_text()
+    bench = Path(__file__).parents[1] / "benchmarks"
+    text = (bench / f"{script}.py").read_text() + (bench / "fewshot.py").read_text()  # run_fewshot
     assert "args.results or" not in text and "if args.results else None" in text
 
 
@@ -106,24 +108,24 @@ def _tiny_ckpt(path):
 
 @pytest.mark.parametrize("install", [True, False])
 def test_install_happens_right_after_training(tmp_path, monkeypatch, install):
-    import napari_iog.training as training
-    from napari_iog.evaluation.experiment import train_or_load
+    from benchmarks.harness import train_or_load
+
+    import napari_iog.training.job as job
     from napari_iog.models.weights import user_checkpoints
 
     ckpt = _tiny_ckpt(tmp_path / "sstem-x.pt")
-    monkeypatch.setattr(training, "run_finetune", lambda *a, **k: SimpleNamespace(checkpoint=ckpt))
-    args = SimpleNamespace(eval_only=None, init=None, seed=0, install=install)
-    monkeypatch.setattr(
-        "napari_iog.evaluation.experiment_training.training_config", lambda *a: None
-    )
-    ds = SimpleNamespace(split=lambda frac, seed: (None, None))
-    build = lambda: (None, None)  # noqa: E731
-    out, _ = train_or_load(args, build, ds, 0.1, ckpt, {})
+
+    def fake_job(spec, cancel=None, dist=None):
+        return SimpleNamespace(checkpoint=ckpt)
+        yield  # a generator, as finetune_job
+
+    monkeypatch.setattr(job, "finetune_job", fake_job)
+    out, _ = train_or_load(SimpleNamespace(out=ckpt), install=install)
     assert out == ckpt and ("sstem-x" in user_checkpoints()) == install
 
 
 def test_save_results_without_a_path_prints_only(tmp_path, monkeypatch, capsys):
-    import napari_iog.evaluation.experiment as ex
+    import benchmarks.harness as ex
 
     monkeypatch.setattr(ex, "results_json", lambda *a: {"miou_at_3": 0.9, "n_objects": 3})
     monkeypatch.setattr(ex, "device_description", lambda d: "cpu")

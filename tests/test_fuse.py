@@ -71,13 +71,9 @@ def test_fuse_needs_eval_mode():
 
 def test_latency_benchmark_smoke(tmp_path):
     """benchmarks/latency.py measures a tiny profile and rewrites only its table in the doc."""
-    import importlib.util
-    from pathlib import Path
+    import importlib
 
-    path = Path(__file__).parents[1] / "benchmarks" / "latency.py"
-    spec = importlib.util.spec_from_file_location("latency_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = importlib.import_module("benchmarks.latency")
     rows = bench.measure("iog-tiny-refine", ["eager", "fused", "fused_cl"], "cpu", repeats=1)
     assert [r["variant"] for r in rows] == ["eager", "fused", "fused_cl"]
     for r in rows:

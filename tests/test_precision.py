@@ -12,7 +12,12 @@ from napari_iog.data.datasets import ObjectDataset  # noqa: E402
 from napari_iog.data.synthetic import blobs  # noqa: E402
 from napari_iog.models import build_model, get_profile  # noqa: E402
 from napari_iog.models.checkpoint import load_model  # noqa: E402
-from napari_iog.training import FinetuneConfig, precision, run_finetune  # noqa: E402
+from napari_iog.training import (  # noqa: E402
+    AugmentConfig,
+    FinetuneConfig,
+    precision,
+    run_finetune,
+)
 from napari_iog.training.losses import bce, soft_iou  # noqa: E402
 
 TINY = "iog-tiny-refine"
@@ -61,7 +66,7 @@ def test_bfloat16_finetune_on_cpu(tmp_path, monkeypatch):
     hook = conv.register_forward_hook(lambda m, i, o: seen.append((o.dtype, m.training)))
     cfg = FinetuneConfig(
         epochs=1, samples_per_epoch=6, batch_size=2, num_threads=1, val_max_objects=4,
-        device="cpu", amp=True,
+        device="cpu", amp=True, lr=1e-3, augment=AugmentConfig(),  # the API defaults it was written for
     )  # fmt: skip
     summary = run_finetune(model, PRE, train, val, cfg, out=tmp_path / "bf16.pt")
     hook.remove()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_iog.inference.guidance import inside_point_from_mask as inside_point
 from napari_iog.inference.session import (
     InteractionSession,
     SessionError,
-    inside_point,
     prompt_from_mask,
 )
 from napari_iog.structures import BBox, Click, Prompt, PromptError

@@ -42,16 +42,12 @@ def test_starters_fit_the_wheel_budget():
 @pytest.mark.parametrize("name", sorted(S.STARTERS))
 def test_shipped_weights_load_strictly_and_reproduce_their_check_score(name):
     """The card's quick check (a few real objects, 3 clicks) gives the recorded mIoU."""
-    import sys
-    from pathlib import Path
-
+    from napari_iog.evaluation.starter_check import quick_check  # the recipe's own check
     from napari_iog.models.checkpoint import load_model
 
     loaded = load_model(name)  # strict: every key and shape, and the content hash
     assert next(loaded.model.parameters()).dtype.is_floating_point
     data = require_shared("data")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from starter_pack import quick_check  # the recipe's own check, not a second copy
 
     card = S.starter_card(name)
     got = quick_check(S.STARTERS[name].domain, name, data)
@@ -86,7 +82,7 @@ def test_missing_starter_says_how_to_repair(monkeypatch, tmp_path):
 
 def test_weights_list_shows_starters_with_domain_and_score(capsys):
     from napari_iog.cli import main
-    from napari_iog.models.catalog import list_weights
+    from napari_iog.models.registry import list_weights
 
     rows = {r.name: r for r in list_weights()}
     for name in S.STARTERS:
@@ -137,7 +133,7 @@ def test_finetuning_keeps_the_start_when_training_makes_it_worse(tmp_path):
 
 
 def test_corrupt_or_foreign_files_in_the_cache_do_not_break_the_listing(monkeypatch, tmp_path):
-    from napari_iog.models.catalog import list_weights
+    from napari_iog.models.registry import list_weights
 
     monkeypatch.setenv("NAPARI_IOG_CACHE", str(tmp_path))
     (tmp_path / "checkpoints").mkdir()

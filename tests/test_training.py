@@ -12,14 +12,27 @@ from napari_iog.data.datasets import ObjectDataset  # noqa: E402
 from napari_iog.data.synthetic import blobs  # noqa: E402
 from napari_iog.models import build_model, get_profile  # noqa: E402
 from napari_iog.models.checkpoint import load_model  # noqa: E402
-from napari_iog.training import FinetuneConfig, TrainingError, finetune, run_finetune  # noqa: E402
+from napari_iog.training import (  # noqa: E402
+    AugmentConfig,
+    FinetuneConfig,
+    TrainingError,
+    finetune,
+    run_finetune,
+)
 from napari_iog.training.losses import bce, iog_loss  # noqa: E402
 from napari_iog.training.steps import oom_guard  # noqa: E402
 
 TINY = "iog-tiny-refine"
 PRE = get_profile(TINY)[1]
 FAST = dict(
-    epochs=1, samples_per_epoch=6, batch_size=2, num_threads=1, val_max_objects=4, device="cpu"
+    epochs=1,
+    samples_per_epoch=6,
+    batch_size=2,
+    num_threads=1,
+    val_max_objects=4,
+    device="cpu",
+    lr=1e-3,
+    augment=AugmentConfig(),  # the Python API's defaults these tests were written for
 )
 
 
@@ -292,7 +305,7 @@ def test_soft_iou_loss_and_its_weight():
     with pytest.raises(TrainingError, match="iou_weight"):
         FinetuneConfig(iou_weight=-1)
     with pytest.raises(TrainingError, match="intensity"):
-        FinetuneConfig(intensity=1.5)
+        FinetuneConfig(augment=AugmentConfig(intensity=1.5))
 
 
 def test_ema_checkpoint_holds_the_averaged_weights_and_resumes(tmp_path, data):
@@ -301,7 +314,8 @@ def test_ema_checkpoint_holds_the_averaged_weights_and_resumes(tmp_path, data):
     model = build_model(TINY)
     start = {k: v.clone() for k, v in model.state_dict().items()}
     out = tmp_path / "ema.pt"
-    cfg = FinetuneConfig(**dict(FAST, ema_decay=0.5, vflip=True, intensity=0.1, iou_weight=1.0))
+    aug = AugmentConfig(vflip=True, intensity=0.1)
+    cfg = FinetuneConfig(**dict(FAST, ema_decay=0.5, augment=aug, iou_weight=1.0))
     summary = run_finetune(model, PRE, train, val, cfg, out=out)
     assert summary.steps_done == 3 and summary.checkpoint == out
     saved = load_model(out).model.state_dict()

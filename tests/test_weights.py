@@ -16,8 +16,8 @@ torch = pytest.importorskip("torch")
 from napari_iog.config import PreprocessConfig  # noqa: E402
 from napari_iog.models import build_model  # noqa: E402
 from napari_iog.models import weights as W  # noqa: E402
-from napari_iog.models.catalog import list_weights  # noqa: E402
 from napari_iog.models.checkpoint import CheckpointError, load_model, save_checkpoint  # noqa: E402
+from napari_iog.models.registry import list_weights, verify  # noqa: E402
 
 
 @pytest.fixture()
@@ -125,10 +125,10 @@ def test_import_good_and_bad_hash(cache, release, tmp_path, monkeypatch):
         W.import_weights(short, "IOG_TEST")
     target = W.import_weights(release, "IOG_TEST")
     assert target == cache / "IOG_TEST.pth" and _sha(target) == _sha(release)
-    assert W.verify("IOG_TEST")["status"] == "ok"
+    assert verify("IOG_TEST")["status"] == "ok"
     target.write_bytes(b"x" * release.stat().st_size)  # damaged in the cache afterwards
     with pytest.raises(W.WeightsHashError):
-        W.verify("IOG_TEST")
+        verify("IOG_TEST")
 
 
 def test_import_unknown_hash_records_it(cache, release, monkeypatch):
@@ -138,10 +138,10 @@ def test_import_unknown_hash_records_it(cache, release, monkeypatch):
     W.import_weights(release, "IOG_TEST")
     index = json.loads((cache / W.INDEX_FILE).read_text())
     assert index["IOG_TEST"]["sha256"] == _sha(release)
-    assert W.verify("IOG_TEST")["status"] == "ok"
+    assert verify("IOG_TEST")["status"] == "ok"
     (cache / "IOG_TEST.pth").write_bytes(b"y" * 10)
     with pytest.raises(W.WeightsHashError, match="expected"):
-        W.verify("IOG_TEST")
+        verify("IOG_TEST")
 
 
 def test_import_unknown_hash_checks_architecture(cache, tmp_path, monkeypatch):
@@ -165,8 +165,8 @@ def test_user_checkpoint_import_list_load(cache, tmp_path):
     row = next(r for r in list_weights() if r.name == "mito-finetuned")
     assert row.kind == "checkpoint" and row.profile == "iog-tiny" and row.description == "sstem"
     assert load_model("mito-finetuned").meta["data"] == "sstem"
-    assert W.verify("mito-finetuned")["status"] == "ok"
-    from napari_iog.training.presets import resolve_profile
+    assert verify("mito-finetuned")["status"] == "ok"
+    from napari_iog.models.registry import resolve_profile
 
     mc, pre = resolve_profile("cpu-light")
     light = save_checkpoint(tmp_path / "l.pt", build_model(mc), pre)
@@ -183,6 +183,6 @@ def test_bad_names_and_paths(cache, tmp_path):
     with pytest.raises(W.WeightsError, match="Unknown weights"):
         W.fetch("NOPE")
     with pytest.raises(W.WeightsUnavailableError, match="not in the cache"):
-        W.verify("IOG_PASCAL_SBD")
+        verify("IOG_PASCAL_SBD")
     with pytest.raises(W.WeightsError, match="not a file"):
         W.import_weights(tmp_path / "missing.pth", "IOG_PASCAL_SBD")

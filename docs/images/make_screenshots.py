@@ -15,7 +15,7 @@ from pathlib import Path
 
 import napari  # noqa: TID251 - a GUI script
 import numpy as np
-from qtpy.QtWidgets import QApplication  # noqa: TID251
+from qtpy.QtWidgets import QApplication, QScrollArea  # noqa: TID251
 from scipy import ndimage
 
 from napari_iog._napari.samples import make_aerial_tile, make_em_stack
@@ -114,13 +114,49 @@ def aerial():
     w = AnnotatorWidget(viewer, autoload=False)
     viewer.window.add_dock_widget(w, name="IOG Annotator", area="right")
     _use(w, "iog-aerial")
+    apart = []  # the tile's buildings may overlap (L shapes): one box per building
+    for b in boxes:
+        if all(
+            min(b[2], a[2]) < max(b[0], a[0]) or min(b[3], a[3]) < max(b[1], a[1]) for a in apart
+        ):
+            apart.append(b)
     objs = [
         ((r0 - 3, c0 - 3), (r1 + 3, c1 + 3), ((r0 + r1) / 2, (c0 + c1) / 2))
-        for r0, c0, r1, c1 in boxes
+        for r0, c0, r1, c1 in apart
     ]
     _annotate(w.ctl, (), objs[-5:])
     viewer.reset_view()
     viewer.screenshot(str(OUT / "annotator_aerial.png"), canvas_only=False)
+    viewer.close()
+
+
+def replay():
+    """Objects committed with the random walker, replayed with the shipped ``iog-em``: the
+    preview outlines and the Replay section's list, before Accept."""
+    from napari_iog.inference.classical import RandomWalkerPredictor
+
+    viewer = _viewer()
+    data = make_em_stack()
+    viewer.add_image(data, name="synthetic EM stack", scale=(4.0, 1.0, 1.0))
+    w = AnnotatorWidget(viewer, autoload=False)
+    viewer.window.add_dock_widget(w, name="IOG Annotator", area="right")
+    w.set_predictor(RandomWalkerPredictor(), "random walker (classical)")
+    viewer.dims.set_current_step(0, 2)
+    _annotate(w.ctl, (2,), _objects(data[2] < 110, 4), commit_last=True)
+    _use(w, "iog-em")
+    w.replay.start()
+    while w.replay.running:
+        QApplication.instance().processEvents()
+        time.sleep(0.01)
+    w.replay.list.item(0).setSelected(True)
+    viewer.reset_view()
+    viewer.camera.zoom *= 1.5
+    QApplication.instance().processEvents()
+    scroll = w.findChild(QScrollArea)
+    if scroll is not None:
+        scroll.ensureWidgetVisible(w.replay)
+    QApplication.instance().processEvents()
+    viewer.screenshot(str(OUT / "replay_em.png"), canvas_only=False)
     viewer.close()
 
 
@@ -142,8 +178,7 @@ def sstem_iog(weights: str, shared: Path):
     viewer.dims.set_current_step(0, 2)
     objs = _objects(mito, 6, min_area=400)
     _annotate(w.ctl, (2,), objs)
-    viewer.reset_view()
-    viewer.camera.zoom *= 1.6
+    viewer.reset_view()  # the whole section: every committed object and the preview
     QApplication.instance().processEvents()
     viewer.screenshot(str(OUT / "annotator_sstem_iog.png"), canvas_only=False)
     viewer.close()
@@ -154,6 +189,7 @@ if __name__ == "__main__":
 
     em()
     aerial()
+    replay()
     repo = OUT.parents[1]
     shared = Path(os.environ.get("NAPARI_IOG_SHARED", repo / ".." / "shared"))
     if (shared / "data").is_dir():

@@ -57,7 +57,7 @@ def test_train_in_worker_and_load_into_the_annotator(
     assert len(w.history) == 1 and np.isfinite(w.history[0].loss)
     meta = load_model(w.checkpoint).meta
     assert meta["n_objects"] == 6 and meta["data"]["labels_layer"] == "objects"
-    aug = {k: meta["finetune_config"][k] for k in ("rotate", "vflip", "intensity")}
+    aug = {k: meta["finetune_config"]["augment"][k] for k in ("rotate", "vflip", "intensity")}
     assert aug == {"rotate": 180.0, "vflip": True, "intensity": 0.1}  # "no up" is the default
     assert meta["finetune_config"]["workers"] is None  # auto: none on this CPU, spawned on CUDA
     # threshold calibration is on, and says why 0.5 stays: 1 validation object of 6 is too few
@@ -66,7 +66,8 @@ def test_train_in_worker_and_load_into_the_annotator(
     w.calibrate.setChecked(False)
     assert w._config().calibrate_threshold is False
     w.topdown.setChecked(False)  # the paper's augmentation for photos
-    assert (w._config().rotate, w._config().vflip, w._config().intensity) == (20.0, False, 0.0)
+    aug = w._config().augment
+    assert (aug.rotate, aug.vflip, aug.intensity) == (20.0, False, 0.0)
     pred = annot.ctl.session.predictor
     assert isinstance(pred, IOGPredictor) and pred is not tiny_predictor
     qtbot.waitUntil(lambda: w.start_btn.isEnabled(), timeout=5000)
@@ -97,7 +98,7 @@ def test_sample_workers_are_spawned_from_the_widget(
     from napari_iog.models.checkpoint import load_model
     from napari_iog.training import batches, loop
 
-    monkeypatch.setattr(loop, "auto_workers", lambda workers, device, copy_bytes: 2)
+    monkeypatch.setattr(loop, "auto_workers", lambda workers, device, copy_bytes, procs: 2)
     methods = []
     original = batches.worker_start_method
     monkeypatch.setattr(

@@ -181,7 +181,7 @@ def test_huge_image_only_crop_processed(make_napari_viewer, tiny_predictor, qtbo
         click(w.ctl, 0, *rc)
     res = wait_result(qtbot, w.ctl)
     assert res.image_shape == (20000, 20000) and res.mask.size < 200 * 200
-    assert viewer.layers["IOG preview"].data.size == res.mask.size
+    assert viewer.layers["IOG preview"].data.size <= res.mask.size  # zoomed out: pooled
 
 
 def test_docs_shortcut_table_matches_the_bindings():

@@ -13,6 +13,7 @@ from napari.layers import Image, Labels
 from napari.utils.notifications import show_info
 
 from napari_iog._napari.layers import LABELS_NAME, spatial_shape
+from napari_iog._napari.volume_labels import make_volume_labels, store_of, volume_of
 from napari_iog.inference.postprocess import COMMIT_MODES, paste_labels
 from napari_iog.structures import MaskResult
 
@@ -29,7 +30,10 @@ def make_labels_layer(viewer, image: Image, name: str = LABELS_NAME) -> Labels:
 
     It starts as uint8: napari shows uint8 / uint16 labels without re-casting the whole layer
     (wider dtypes are hashed into a texture on every refresh, seconds on 8000x8000 images);
-    :func:`fit_dtype` widens it when an id outgrows the dtype."""
+    :func:`fit_dtype` widens it when an id outgrows the dtype. An image read from a zarr /
+    OME-Zarr folder gets a uint16 labels store on disk instead (``volume_labels``)."""
+    if volume_of(image) is not None:
+        return make_volume_labels(viewer, image, name)
     shape = spatial_shape(image)
     data = np.zeros(shape, dtype=LABEL_DTYPES[0])
     return viewer.add_labels(data, name=name, scale=image.scale, translate=image.translate)
@@ -43,7 +47,7 @@ def fit_dtype(labels: Labels, value: int) -> str | None:
     if dtype.kind not in "ui" or int(value) <= np.iinfo(dtype).max:
         return None
     wider = next((d for d in LABEL_DTYPES if np.iinfo(d).max >= int(value)), None)
-    if dtype.kind != "u" or wider is None or labels.multiscale:
+    if dtype.kind != "u" or wider is None or labels.multiscale or store_of(labels) is not None:
         raise CommitError(
             f"Id {value} does not fit in '{labels.name}' ({dtype.name}): use a smaller id."
         )
@@ -60,6 +64,12 @@ def check_labels(labels: Labels, image: Image) -> None:
     got = tuple(int(s) for s in labels.data.shape)
     if labels.multiscale:
         raise CommitError(f"'{labels.name}' is multiscale; pick or create a plain Labels layer.")
+    store = store_of(labels)
+    if store is not None and store.read_only:
+        raise CommitError(
+            f"'{labels.name}' is read-only (its store {store.path} cannot be written): choose "
+            "'<new labels layer>' to save the labels elsewhere."
+        )
     if got != want:
         raise CommitError(
             f"Labels layer '{labels.name}' has shape {got} but image '{image.name}' has "
@@ -68,7 +78,11 @@ def check_labels(labels: Labels, image: Image) -> None:
 
 
 def next_id(labels: Labels) -> int:
-    """The next free instance id (max + 1; 1 for an empty layer)."""
+    """The next free instance id (max + 1; 1 for an empty layer). A zarr-backed layer uses the
+    largest id its store has seen (no full-volume scan)."""
+    store = store_of(labels)
+    if store is not None:
+        return store.max_id + 1
     data = labels.data
     return int(np.max(data)) + 1 if data.size else 1
 

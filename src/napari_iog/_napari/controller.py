@@ -8,6 +8,7 @@ attributes below and calls the methods; tests drive this class directly.
 
 from __future__ import annotations
 
+import numpy as np
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QTimer
@@ -16,9 +17,25 @@ from napari_iog._napari import layers as L
 from napari_iog._napari import overlays as O
 from napari_iog._napari.labels_ops import NEW_LABELS, LabelsOps
 from napari_iog._napari.model_choice import predictor_description
-from napari_iog._napari.workers import PredictionRunner
+from napari_iog._napari.workers import PredictionRunner, offload_walker
 from napari_iog.inference.session import InteractionSession, SessionError
 from napari_iog.structures import Prompt, PromptError
+
+
+def normalisation(image: Image) -> dict:
+    """How the model sees ``image`` (``set_image`` keywords): from its pixels, never from the
+    display contrast - uint8/bool as is, other dtypes each plane's 0.5-99.5 percentiles mapped to
+    0..255 (``inference.image``; as ``napari-iog predict``). numpy, dask and multiscale layers of
+    the same pixels get the same masks, and dragging the contrast slider changes none."""
+    return {"rgb": image.rgb, "contrast_limits": None}
+
+
+def normalisation_record(image: Image) -> dict:
+    """The rule of :func:`normalisation` for provenance records."""
+    data = image.data[0] if image.multiscale else image.data
+    kind = np.dtype(data.dtype)
+    rule = "as is (0..255)" if kind in (np.uint8, np.bool_) else "plane 0.5-99.5 percentiles"
+    return {"rule": rule, "dtype": kind.name, "display_contrast_used": False}
 
 
 class AnnotatorController(LabelsOps):
@@ -28,6 +45,8 @@ class AnnotatorController(LabelsOps):
     (keep/overwrite/background), ``semantic`` + ``class_value``, ``label_id`` (0 = next free id).
     ``on_status(str)`` reports short status lines to the widget.
     """
+
+    normalisation_record = staticmethod(normalisation_record)  # for LabelsOps.commit
 
     def __init__(self, viewer, predictor=None, on_status=None):
         self.viewer = viewer
@@ -64,6 +83,7 @@ class AnnotatorController(LabelsOps):
         return self.runner.busy or self._update_scheduled
 
     def set_predictor(self, predictor, name: str | None = None) -> None:
+        offload_walker(predictor)  # the random walker's solve runs in another process
         self.session.set_predictor(predictor)
         self.predictor_name = name or predictor_description(predictor)
         self._status(f"Model: {self.predictor_name}")
@@ -211,9 +231,7 @@ class AnnotatorController(LabelsOps):
         plane = L.plane(self.image, self.leading)
         key = (self._image_serial, self.leading)
         if key != self.session.image_key:
-            self.session.set_image(
-                plane, key, rgb=self.image.rgb, contrast_limits=tuple(self.image.contrast_limits)
-            )
+            self.session.set_image(plane, key, **normalisation(self.image))
 
     def _on_result(self, prompt, result, token) -> None:
         if token != self._token:

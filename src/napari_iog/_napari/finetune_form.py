@@ -46,7 +46,8 @@ class FinetuneForm:
     """Input controls and the training configuration read from them (mixin of a QWidget)."""
 
     def _build_form(self) -> QFormLayout:
-        from napari_iog.training.presets import profile_names
+        from napari_iog.models.registry import profile_names
+        from napari_iog.training.config import AugmentConfig, FinetuneConfig, field_meta
 
         self.image_combo, self.labels_combo = QComboBox(), QComboBox()
         self.profile_combo = QComboBox()
@@ -62,22 +63,36 @@ class FinetuneForm:
         self.weights_edit.setToolTip("auto: the shipped starter matching the image (iog-em: grey "
                                      "EM, iog-aerial: colour); a name or file; empty: from scratch. "
                                      "The start is kept if training does not beat it.")  # fmt: skip
-        self.minutes = QDoubleSpinBox(minimum=0.0, maximum=24 * 60.0, value=2.0, suffix=" min")
-        self.minutes.setToolTip("Training stops when the time is up (0 = no limit: max epochs)")
-        self.epochs = QSpinBox(minimum=1, maximum=100_000, value=200)
-        self.samples = QSpinBox(minimum=2, maximum=100_000, value=128)
-        self.batch = QSpinBox(minimum=2, maximum=256, value=8)
-        self.min_area = QSpinBox(minimum=0, maximum=10**7, value=50)
-        self.lr = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=1.0, value=2e-3, singleStep=1e-4)
+        d = FinetuneConfig()  # the one source of the defaults and their help texts
+        tip = {n: field_meta(n)["help"] for n in (
+            "max_minutes", "epochs", "samples_per_epoch", "batch_size", "min_area", "lr",
+            "freeze_backbone", "calibrate_threshold")}  # fmt: skip
+        minutes = field_meta("max_minutes")["gui_default"]  # an interactive session's budget
+        self.minutes = QDoubleSpinBox(minimum=0.0, maximum=24 * 60.0, value=minutes, suffix=" min")
+        self.minutes.setToolTip(tip["max_minutes"] + " (0 = no limit: max epochs)")
+        self.epochs = QSpinBox(minimum=1, maximum=100_000, value=d.epochs)
+        self.samples = QSpinBox(minimum=2, maximum=100_000, value=d.samples_per_epoch)
+        self.batch = QSpinBox(minimum=2, maximum=256, value=d.batch_size)
+        self.min_area = QSpinBox(minimum=0, maximum=10**7, value=d.min_area)
+        self.lr = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=1.0, value=d.lr, singleStep=1e-4)
         self.freeze = QCheckBox("freeze backbone")
+        self.freeze.setChecked(d.freeze_backbone)
         self.topdown = QCheckBox("no 'up' in these images (EM, microscopy, aerial)")
-        self.topdown.setChecked(True)
-        self.topdown.setToolTip("Any rotation, vertical flips, +-10 % contrast (paper: +-20 deg)")
+        self.topdown.setChecked(d.augment == AugmentConfig.top_down())
+        self.topdown.setToolTip(AugmentConfig.top_down.__doc__.split(":", 1)[1].strip()
+                                + " Unticked: the paper's (+-20 deg, horizontal flips).")  # fmt: skip
         self.calibrate = QCheckBox("fit the mask threshold after training")
-        self.calibrate.setChecked(True)
-        self.calibrate.setToolTip("After training, cut the network's probabilities where the "
-                                  "held-out objects you annotated are matched best (needs >= 10 "
-                                  "of them; otherwise 0.5 stays)")  # fmt: skip
+        self.calibrate.setChecked(d.calibrate_threshold)
+        for w, name in (
+            (self.epochs, "epochs"),
+            (self.samples, "samples_per_epoch"),
+            (self.batch, "batch_size"),
+            (self.min_area, "min_area"),
+            (self.lr, "lr"),
+            (self.freeze, "freeze_backbone"),
+            (self.calibrate, "calibrate_threshold"),
+        ):
+            w.setToolTip(tip[name])  # fmt: skip
         self.out_edit = QLineEdit(str(default_output()))
         form = QFormLayout()
         for label, w in [
@@ -134,7 +149,8 @@ class FinetuneForm:
                 combo.setCurrentText(current)
 
     def _config(self):
-        from napari_iog.training import FinetuneConfig
+        """The FinetuneConfig of the controls (every other field keeps its default)."""
+        from napari_iog.training.config import AugmentConfig, FinetuneConfig
 
         return FinetuneConfig(
             epochs=self.epochs.value(),
@@ -144,8 +160,6 @@ class FinetuneForm:
             min_area=self.min_area.value(),
             freeze_backbone=self.freeze.isChecked(),
             max_minutes=self.minutes.value() or None,
-            val_fraction=0.15,
             calibrate_threshold=self.calibrate.isChecked(),
-            workers=None,  # auto: none on a CPU; on CUDA spawned processes cut the samples
-            **(dict(rotate=180.0, vflip=True, intensity=0.1) if self.topdown.isChecked() else {}),
+            augment=AugmentConfig.top_down() if self.topdown.isChecked() else AugmentConfig(),
         )

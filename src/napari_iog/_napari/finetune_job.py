@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,53 +28,47 @@ def layer_array(layer) -> np.ndarray:
     return np.asarray(data)
 
 
-def train_job(
-    image,
-    labels,
-    profile: str,
-    cfg,
-    out: Path,
-    cancel: threading.Event,
-    weights: str | None,
-    names: dict,
-):
-    """Generator run in the worker: yields ``("info", text)``, ``TrainEvent``s, and finally
-    ``("loaded", (predictor, checkpoint path))`` or ``("nothing", text)``."""
-    from napari_iog.data.datasets import ObjectDataset
+@dataclass(frozen=True)
+class Loaded:
+    """The end of a widget run that wrote a checkpoint: its ``predictor`` (the kept network,
+    already in memory), the checkpoint ``path`` and ``how`` the run ended (user's words)."""
+
+    predictor: object
+    path: Path
+    how: str
+
+
+def train_job(image, labels, profile: str, cfg, out: Path, cancel: threading.Event,
+              weights: str | None, names: dict):  # fmt: skip
+    """Generator run in the worker: the events of :func:`napari_iog.training.job.finetune_job`
+    on the layers' planes (unannotated slices skipped), then :class:`Loaded` when a checkpoint
+    was written."""
+    from napari_iog.data.datasets import split_stack
+    from napari_iog.devices import resolve_device
     from napari_iog.inference import IOGPredictor
-    from napari_iog.models.checkpoint import read_header
-    from napari_iog.models.starters import domain_of_weights
-    from napari_iog.training import TrainingError, finetune
-    from napari_iog.training.presets import start_model
+    from napari_iog.models.registry import domain_of_weights
+    from napari_iog.training.distributed import Dist
+    from napari_iog.training.job import FinetuneSpec, Planes, finetune_job
     from napari_iog.training.start_guard import KEPT_START
 
-    model, pre, _ = start_model(weights, profile, cfg.seed)
-    domain = domain_of_weights(weights) if weights else None
-    ds = ObjectDataset.from_arrays(image, labels, pre, min_area=cfg.min_area)
-    yield ("info", ds.describe())
-    if len(ds) == 0:
-        raise TrainingError(
-            f"0 objects to train on (all smaller than {cfg.min_area} px). Commit more objects or "
-            "lower 'min area'."
-        )
-    train, val = ds.split(cfg.val_fraction, seed=cfg.seed) if len(ds) >= 4 else (ds, None)
-    meta = {
-        "domain": domain,
-        "data": {"image_layer": names["image"], "labels_layer": names["labels"]},
-        "init": weights or f"random init ({profile})",
-        "n_objects": len(ds),
-    }
+    ims, labs = split_stack(image, labels)
+    data = Planes(tuple(ims), tuple(labs), {"image_layer": names["image"],
+                  "labels_layer": names["labels"]}, label_mode="auto")  # fmt: skip
+    spec = FinetuneSpec(data, out, cfg, weights or None, profile)
     last = None
-    for ev in finetune(model, pre, train, val, cfg, out=out, meta=meta, cancel=cancel.is_set):
-        last = ev
-        yield ev
-    if out.exists():
-        how = last.kind
-        if read_header(out)["meta"].get("kept") == KEPT_START:
-            how += " (kept the start weights: training did not beat them on the held-out objects)"
-        yield ("loaded", (IOGPredictor.from_weights(out, device="auto"), out, how))
+    for last in finetune_job(spec, cancel.is_set, Dist()):  # never under torchrun here
+        yield last
+    if last.checkpoint is None:
+        return
+    how = last.kind
+    if last.kept == KEPT_START:
+        how += " (kept the start weights: training did not beat them on the held-out objects)"
+    if last.model is not None:
+        pred = IOGPredictor(last.model, last.preprocess, device=resolve_device("auto"))
+        pred.domain = domain_of_weights(weights) if weights else None
     else:
-        yield ("nothing", f"{last.kind}: no checkpoint was written (stopped before epoch 1 ended).")
+        pred = IOGPredictor.from_weights(last.checkpoint, device="auto")
+    yield Loaded(pred, last.checkpoint, how)
 
 
 def fit_threshold_job(image, labels, predictor, min_area: int) -> dict:

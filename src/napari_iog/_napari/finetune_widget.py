@@ -16,10 +16,11 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+from napari_iog.training.events import Finished
 from napari_iog.training.presets import resolve_start
 
 from .finetune_form import FinetuneForm, cpu_hint
-from .finetune_job import fit_threshold_job, layer_array, train_job
+from .finetune_job import Loaded, fit_threshold_job, layer_array, train_job
 from .qt_helpers import scroll_layout
 from .workers import start_worker
 
@@ -186,39 +187,40 @@ class FinetuneWidget(FinetuneForm, QWidget):
 
     # ----------------------------------------------------------------------------- callbacks
     def _on_event(self, ev) -> None:
-        if isinstance(ev, tuple):
-            kind, payload = ev
-            if kind == "info":
-                self._preparing.stop()
-                self.status.setText(f"Training on {payload}")
-            elif kind == "loaded":
-                predictor, path, how = payload
-                how = ending_text(how)
-                self.checkpoint = Path(path)
-                annot = self._annotator()
-                where = (
-                    "loaded into the IOG Annotator"
-                    if annot is not None
-                    else "open the IOG Annotator to use it"
-                )
-                if annot is not None:
-                    annot.use_weights(predictor, str(path), f"IOG fine-tuned {Path(path).name}")
-                self.state = "cancelled" if how == "cancelled" else "done"
-                show_info(f"Fine-tuning {how}: checkpoint {path} ({where}).")
-                extra = f" {self.calibration}." if self.calibration else ""
-                self.status.setText(f"{how}: {path} - {where}.{extra}")
-            elif kind == "nothing":
-                self.state = "cancelled"
-                kind, sep, rest = payload.partition(":")
-                self.status.setText(ending_text(kind) + sep + rest)
-            return
-        if ev.kind == "step":
+        """A typed training event (``training.events``) or the job's :class:`Loaded`."""
+        if isinstance(ev, Loaded):
+            self._on_loaded(ev)
+        elif ev.kind == "prepared":
+            self._preparing.stop()
+            self.status.setText(f"Training on {ev.description}")
+        elif ev.kind == "step":
             self._show_step(ev)
         elif ev.kind == "epoch":
             self.history.append(ev)
         elif ev.kind == "calibrated":
             self.calibration = ev.message
             self.status.setText(ev.message)
+        elif isinstance(ev, Finished) and ev.checkpoint is None:
+            self.state = "cancelled"
+            self.status.setText(
+                f"{ending_text(ev.kind)}: no checkpoint was written (stopped before epoch 1 ended)."
+            )
+
+    def _on_loaded(self, ev: Loaded) -> None:
+        how, path = ending_text(ev.how), ev.path
+        self.checkpoint = Path(path)
+        annot = self._annotator()
+        where = (
+            "loaded into the IOG Annotator"
+            if annot is not None
+            else "open the IOG Annotator to use it"
+        )
+        if annot is not None:
+            annot.use_weights(ev.predictor, str(path), f"IOG fine-tuned {Path(path).name}")
+        self.state = "cancelled" if how == "cancelled" else "done"
+        show_info(f"Fine-tuning {how}: checkpoint {path} ({where}).")
+        extra = f" {self.calibration}." if self.calibration else ""
+        self.status.setText(f"{how}: {path} - {where}.{extra}")
 
     def _tick_preparing(self) -> None:
         self.status.setText(

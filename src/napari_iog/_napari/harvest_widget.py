@@ -174,9 +174,10 @@ class HarvestWidget(Container):
             return
         image, domain = self._image.value, None
         if image is not None:
+            from napari_iog._napari.geo_writer import layer_metadata
             from napari_iog.models.starters import image_domain  # torch: already imported
 
-            domain = image_domain(image.data, image.rgb, image.metadata)
+            domain = image_domain(image.data, image.rgb, layer_metadata(image))
         self._weights.value = M.best_available(domain, choices).source
 
     def set_weights(self, source: str) -> None:

@@ -19,6 +19,7 @@ from napari_iog._napari.commit import (
     next_id,
 )
 from napari_iog._napari.provenance import record_commit, records
+from napari_iog._napari.volume_labels import save_provenance, watch
 from napari_iog.inference.session import prompt_from_mask
 from napari_iog.structures import Prompt
 
@@ -27,29 +28,11 @@ EDIT_IOU = 0.5  # an edit that keeps less of the committed mask than this asks f
 
 
 def stored_prompt(labels: Labels, value: int, leading, mask: np.ndarray) -> Prompt | None:
-    """The prompt (box, inside click, correction clicks) of the latest provenance record of
-    object ``value`` on slice ``leading``, if the object (``mask``, bool ``[H, W]``) is still
-    there: its inside click (else its box centre) lies on the mask. None otherwise (painted by
-    hand, or moved since)."""
-    for rec in reversed(records(labels)):
-        if rec.get("value") != value or rec.get("semantic") or not rec.get("prompt"):
-            continue
-        if list(rec.get("slice", [])) != [int(v) for v in leading]:
-            continue
-        try:
-            prompt = Prompt.from_dict(rec["prompt"])
-        except (KeyError, TypeError, ValueError):
-            return None
-        b = prompt.box
-        r, c = (
-            (prompt.inside.row, prompt.inside.col)
-            if prompt.inside is not None
-            else ((b.row0 + b.row1) / 2, (b.col0 + b.col1) / 2)
-        )
-        r, c = int(round(r)), int(round(c))
-        inside = 0 <= r < mask.shape[0] and 0 <= c < mask.shape[1] and bool(mask[r, c])
-        return prompt if inside else None
-    return None
+    """The stored prompt of object ``value`` on slice ``leading`` of ``labels`` (the rule is
+    :func:`napari_iog.replay.stored_prompt`), or None."""
+    from napari_iog.replay import stored_prompt as from_records
+
+    return from_records(records(labels), value, leading, mask)
 
 
 class LabelsOps:
@@ -60,6 +43,7 @@ class LabelsOps:
         if name != NEW_LABELS and name in self.viewer.layers:
             layer = self.viewer.layers[name]
             if isinstance(layer, Labels):
+                watch(layer)  # zarr-backed: provenance saved after every edit (else no-op)
                 return layer
         if not create or self.image is None:
             return None
@@ -118,7 +102,9 @@ class LabelsOps:
             semantic=self.semantic,
             pixels=n,
             threshold=result.threshold,
+            extra={"normalisation": self.normalisation_record(self.image)},
         )
+        save_provenance(labels)  # zarr-backed layers: the JSON beside the store (else no-op)
         self.last_commit = (labels, self.leading, result, value)
         self._status(
             f"Committed {n} px as {'class' if self.semantic else 'id'} {value} in '{labels.name}'."

@@ -16,13 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 from napari.layers import Image, Labels, Points, Shapes
 
+from napari_iog._napari.pooling import pooled, preview_step
 from napari_iog.structures import BBox, Click, Prompt
 
 POINTS_NAME = "IOG points"
 BOX_NAME = "IOG box"
 PREVIEW_NAME = "IOG preview"
 LABELS_NAME = "IOG labels"
-PLUGIN_LAYERS = (POINTS_NAME, BOX_NAME, PREVIEW_NAME)
+REPLAY_NAME = "IOG replay preview"
+PLUGIN_LAYERS = (POINTS_NAME, BOX_NAME, PREVIEW_NAME, REPLAY_NAME)
 
 DERIVED = "corner_box"  # Shapes feature: True for the outline drawn between two corner clicks
 ROLES = ("outside", "inside", "positive", "negative")
@@ -263,15 +265,15 @@ def show_preview(viewer, image: Image, leading, result, create: bool = False) ->
     """Show a MaskResult in the preview layer: only its window (cheap for huge images), placed
     on slice ``leading`` with the image's scale/translate. ``result=None`` empties it (and makes
     it for ``image`` only with ``create``)."""
-    ndim = image.ndim
-    if result is None:
-        data = np.zeros((1,) * ndim, dtype=np.uint8)
-        origin = [0] * ndim
-    else:
-        data = result.mask.astype(np.uint8).reshape((1,) * (ndim - 2) + result.mask.shape)
-        origin = [*leading, *result.origin]
-    scale = np.asarray(image.scale, dtype=float)
+    ndim, step = image.ndim, 1 if result is None else preview_step(viewer, image.scale)
+    mask = np.zeros((1, 1), bool) if result is None else pooled(result.mask, step)
+    data = mask.astype(np.uint8).reshape((1,) * (ndim - 2) + mask.shape)
+    origin = (
+        [0] * ndim if result is None else [*leading, *(o + (step - 1) / 2 for o in result.origin)]
+    )
+    scale = np.array(image.scale, dtype=float)  # a copy: scaled below for the pooled preview
     translate = np.asarray(image.translate, dtype=float) + scale * np.asarray(origin, dtype=float)
+    scale[-2:] *= step
     layer = _layer(viewer, PREVIEW_NAME, Labels)
     if result is None and not create and (layer is None or layer.ndim != ndim):
         if layer is not None:  # nothing to show: never add a layer just to empty it (this may
@@ -288,7 +290,11 @@ def show_preview(viewer, image: Image, leading, result, create: bool = False) ->
             color_dict={None: "transparent", 0: "transparent", 1: "cyan"}
         )
         layer.contour = 1  # overlays.fit_to_zoom makes it constant on screen
-    layer.data = data
-    layer.scale = scale
-    layer.translate = translate
+    layer.data = data  # small (pooled when zoomed out): the refreshes below stay cheap
+    if not np.array_equal(layer.scale, scale):  # each assignment re-slices the layer
+        ratio = float(layer.scale[-1]) / float(scale[-1])  # keep the contour's width on screen
+        layer.contour = max(1, int(round(layer.contour * ratio)))
+        layer.scale = scale
+    if not np.array_equal(layer.translate, translate):
+        layer.translate = translate
     return layer

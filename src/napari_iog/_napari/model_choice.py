@@ -37,7 +37,7 @@ def weight_choices() -> list[WeightsChoice]:
     """IOG weights known on this machine (cached first), then the classical fallback."""
     out = []
     try:
-        from napari_iog.models.catalog import list_weights
+        from napari_iog.models.registry import list_weights
 
         rows = list_weights()
     except Exception as err:  # noqa: BLE001 - a broken registry must not break the widget

@@ -164,9 +164,10 @@ class ModelPanel(QGroupBox):
         model in use (domain ``in_use``) is for the other domain, naming the matching model."""
         if not self.ready:
             return None  # the widget asks again once the list is there (on_ready)
+        from napari_iog._napari.geo_writer import layer_metadata
         from napari_iog.models.starters import image_domain, starter_for  # torch: now imported
 
-        domain = image_domain(layer.data, layer.rgb, layer.metadata)
+        domain = image_domain(layer.data, layer.rgb, layer_metadata(layer))
         if not self.user_chose:
             best = M.best_available(domain, self._choices).source
             if best != self.weights.currentData():

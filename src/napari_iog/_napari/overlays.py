@@ -52,8 +52,9 @@ def fit_to_zoom(viewer, image: Image, points: Points | None, box: Shapes | None,
             box.current_edge_width = width
             if len(box.data):
                 box.edge_width = width
-    if isinstance(preview, Labels):
-        contour = max(1, int(round(CONTOUR_PX * per_px)))
+    if isinstance(preview, Labels):  # per preview pixel (coarser than the image when zoomed out)
+        per_prev = per_px * abs(float(image.scale[-1]) / float(preview.scale[-1]))
+        contour = max(1, int(round(CONTOUR_PX * per_prev)))
         if preview.contour != contour:
             preview.contour = contour
 

@@ -9,6 +9,7 @@ objects and manual edits stay); slices outside the range are never touched.
 from __future__ import annotations
 
 import threading
+import time
 
 from napari.utils import progress
 from napari.utils.notifications import show_info, show_warning
@@ -16,9 +17,12 @@ from qtpy.QtCore import QTimer
 
 from napari_iog._napari import layers as L
 from napari_iog._napari.commit import CommitError, commit_many
+from napari_iog._napari.controller import normalisation, normalisation_record
 from napari_iog._napari.provenance import record_commit
 from napari_iog._napari.workers import start_worker
 from napari_iog.propagation import PropagationConfig, PropagationError, propagate
+
+PREVIEW_EVERY_S = 0.4  # live preview of the newest slice at most this often
 
 
 class PropagationControl:
@@ -70,7 +74,7 @@ class PropagationControl:
         def get_plane(i):
             return L.plane(image, (*outer, i))
 
-        kw = {"rgb": image.rgb, "contrast_limits": tuple(image.contrast_limits)}
+        kw = normalisation(image)
         self._cancel.clear()
         try:  # settings are checked at call time; slices run lazily in the worker
             steps = propagate(
@@ -90,7 +94,7 @@ class PropagationControl:
         def run():
             yield from steps
 
-        self._accepted = []
+        self._accepted, self._shown = [], 0.0
         self._source = (labels, outer, value, result.prompt)
         self._pbar = progress(total=n, desc="IOG propagation")
         ctl.propagating = True
@@ -121,7 +125,9 @@ class PropagationControl:
         if not steps or self._finished:
             return
         step = max(steps, key=lambda s: s.done)
-        if step.accepted:
+        now = time.monotonic()
+        if step.accepted and now - self._shown >= PREVIEW_EVERY_S:
+            self._shown = now  # a preview costs ~50 ms of GUI time: a few per second at most
             L.show_preview(
                 self.ctl.viewer, self.ctl.image, (*self._source[1], step.index), step.result
             )
@@ -168,7 +174,10 @@ class PropagationControl:
                 semantic=ctl.semantic,
                 pixels=int(res.area),
                 threshold=res.threshold,
-                extra={"iou_previous": round(iou, 4)},
+                extra={
+                    "iou_previous": round(iou, 4),
+                    "normalisation": normalisation_record(ctl.image),
+                },
             )
         slices = sorted(lead[-1] for lead, _, _ in self._accepted)
         cancelled = " (cancelled)" if self._cancel.is_set() else ""

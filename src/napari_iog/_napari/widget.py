@@ -29,6 +29,8 @@ from napari_iog._napari.model_panel import ModelPanel
 from napari_iog._napari.propagation_control import PropagationControl
 from napari_iog._napari.provenance import export_json
 from napari_iog._napari.qt_helpers import LiveCombo, button, scroll_layout, spin
+from napari_iog._napari.replay_panel import ReplayPanel
+from napari_iog.inference.interface import Predictor
 from napari_iog.inference.postprocess import COMMIT_MODES
 from napari_iog.propagation import PropagationConfig, PropagationError
 
@@ -57,6 +59,8 @@ class AnnotatorWidget(QWidget):
         lay.addWidget(self._target_box())
         lay.addWidget(self._object_box())
         lay.addWidget(self._stack_box())
+        self.replay = ReplayPanel(self.ctl)  # re-run committed objects with new weights
+        lay.addWidget(self.replay)
         self.help = QLabel(K.help_html())
         self.help.setWordWrap(True)
         help_box = QGroupBox("Help")
@@ -286,7 +290,7 @@ class AnnotatorWidget(QWidget):
         self.model.cancel_load()
         self.ctl.set_predictor(predictor, name)
         self.model.show_threshold(getattr(predictor, "mask_threshold", None))
-        classical = "Classical" in type(predictor).__name__ or "classical" in (name or "")
+        classical = isinstance(predictor, Predictor) and predictor.classical
         tag = "CLASSICAL predictor (not IOG) - " if classical else ""
         self.model_info.setText(f"{tag}{self.ctl.predictor_name.replace(' (not IOG)', '')}")
 

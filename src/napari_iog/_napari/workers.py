@@ -5,13 +5,20 @@
   is stale (the user cleared the object or moved to another slice meanwhile) are dropped.
 - :func:`start_worker` runs any function or generator off the GUI thread with callbacks, used for
   weights loading and slice propagation (generator: ``yielded`` per step, abortable).
+- :func:`walker_pool` is one spare process for the random walker's solve: a thread worker that
+  runs a long GIL-holding C call (sparse matrix build, ``astype``) stalls the event loop for its
+  whole length (measured 450 ms during propagation on a loaded 2-core machine); in another
+  process it cannot.
 
 Callbacks run on the main thread (Qt signals), so they may touch layers.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import inspect
+import sys
 import threading
 from collections.abc import Callable
 
@@ -74,6 +81,46 @@ def start_worker(func, *args, on_returned=None, on_yielded=None, on_error=None, 
     worker.finished.connect(lambda w=worker: _RUNNING.discard(w))
     worker.start()
     return worker
+
+
+_POOL: list = []
+
+
+@contextlib.contextmanager
+def _main_hidden():
+    """Spawned children re-import ``__main__`` (re-running a script without a ``__name__``
+    guard); hide it while the process starts: the walk needs nothing from it."""
+    main = sys.modules["__main__"]
+    saved = {k: main.__dict__.pop(k) for k in ("__file__", "__spec__") if k in main.__dict__}
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
+def walker_pool():
+    """The process pool (1 process, spawned on first use) that random-walker predictors used
+    by the annotator solve in; shut down when Python exits."""
+    if not _POOL:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        with _main_hidden():  # the child needs only this package, not the caller's script
+            pool.submit(int)  # starts the process now, not on the first prediction
+        atexit.register(pool.shutdown, wait=False, cancel_futures=True)
+        _POOL.append(pool)
+    return _POOL[0]
+
+
+def offload_walker(predictor) -> None:
+    """Make a random-walker ``predictor`` solve in :func:`walker_pool` (others unchanged)."""
+    from napari_iog.inference.classical import RandomWalkerPredictor
+
+    if isinstance(predictor, RandomWalkerPredictor) and predictor.executor is None:
+        predictor.executor = walker_pool()
 
 
 class PredictionRunner:

@@ -16,7 +16,16 @@ import importlib
 import sys
 import traceback
 
-SUBCOMMANDS = ["predict", "weights", "harvest", "finetune", "evaluate", "calibrate", "demo"]
+SUBCOMMANDS = [
+    "predict",
+    "weights",
+    "harvest",
+    "finetune",
+    "evaluate",
+    "calibrate",
+    "demo",
+    "export_polygons",
+]
 PROG = "napari-iog"
 
 

@@ -12,6 +12,7 @@ boundary (in the IoU and for the click simulator), as PASCAL VOC's void pixels a
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import sys
 
@@ -20,7 +21,7 @@ from ..config import AUTO_WEIGHTS
 REPORT_FILES = ("report.json", "per_object.csv", "iou_vs_clicks.png")
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     from . import pairs_options, threshold_option
 
     p = subparsers.add_parser(
@@ -71,11 +72,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from ..cli import CLIError, load_pairs_of, pair_inputs
-    from ..evaluation.experiment import baseline_predictors, parse_baselines
     from ..evaluation.protocol import EvalConfig
-    from ..evaluation.report import write_report
+    from ..evaluation.runner import baseline_predictors, evaluate_methods, parse_baselines
+    from ..extras import require
     from ..inference import IOGPredictor
     from ..models.starters import resolve_weights
     from ..pathguard import check_output_dir, expand_inputs
@@ -90,6 +91,7 @@ def run(args) -> int:
         raise CLIError(f"--min-area must be >= 1 px, got {args.min_area}.")
     if args.threads is not None and args.threads < 1:
         raise CLIError(f"--threads must be >= 1, got {args.threads}.")
+    require("matplotlib", "napari-iog evaluate (the report's IoU-vs-clicks plot)")
     inputs = pair_inputs(args) + expand_inputs([args.weights])
     check_output_dir(args.report, inputs, names=REPORT_FILES)  # before the (long) evaluation
     if args.threads is not None:
@@ -118,48 +120,64 @@ def run(args) -> int:
     )
     command = "napari-iog " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else ""
     extra = {"weights": str(args.weights), "command": command, "protocol": cfg.__dict__}
-    results, methods, out = [], list(predictors), None
-    for i, (name, pred) in enumerate(predictors.items(), start=1):
-        step = f"[{i}/{len(methods)}] {name}"
-        print(f"napari-iog evaluate: method {step}", flush=True)
-        try:
-            res = _run_method(pred, images, labels, cfg, name, step, not args.no_progress)
-        except KeyboardInterrupt:
-            done = ", ".join(r.name for r in results) or "none"
-            where = f"; {out['json']} holds them" if out else ""
-            print(f"interrupted during {name}: finished methods: {done}{where}.", file=sys.stderr)
-            return 130
-        s = res.summary()
-        print(
-            f"{name}: mIoU@3 {s['miou_at_3']:.4f}  NoC@85 {s['noc85']:.2f}  NoC@90 {s['noc90']:.2f}  "
-            f"(n={s['n_objects']}, skipped small {s['n_skipped_small']}, {s['seconds']:.0f} s)"
-        )
-        results.append(res)
-        # written after every method: a crash or Ctrl-C later keeps the finished ones
-        out = write_report(results, args.report, extra={**extra, "methods_pending": methods[i:]})
-    print(f"report: {out['json']}")
+    report = _Reporter(args.report, extra, list(predictors), not args.no_progress)
+    try:
+        evaluate_methods(predictors, images, labels, cfg, progress=report)
+    except KeyboardInterrupt:
+        report.close_bar()
+        done = ", ".join(r.name for r in report.results) or "none"
+        where = f"; {report.out['json']} holds them" if report.out else ""
+        print(f"interrupted during {report.method}: finished methods: {done}{where}.",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    finally:
+        report.close_bar()
+    print(f"report: {report.out['json']}")
     return 0
 
 
-def _run_method(pred, images, labels, cfg, name: str, desc: str, progress: bool):
-    """Evaluate one method (an ``EvalResult``), with a tqdm bar per method when ``progress``."""
-    from ..evaluation.protocol import EvalResult, evaluate
+class _Reporter:
+    """The CLI's view of :func:`~napari_iog.evaluation.runner.evaluate_methods`: a line and a
+    tqdm bar per method (``bars``), a summary line after each, and the report rewritten after
+    every method (``methods_pending``: those still to run), so a later failure keeps them."""
 
-    res = EvalResult(name)
-    gen = evaluate(pred, images, labels, cfg, name, res)
-    if not progress:
-        for _ in gen:
-            pass
-        return res
-    from tqdm import tqdm
+    def __init__(self, folder, extra: dict, methods: list[str], bars: bool):
+        self.folder, self.extra, self.methods, self.bars = folder, extra, methods, bars
+        self.results: list = []
+        self.out: dict | None = None
+        self.method = ""
+        self._bar = None
 
-    bar = None
-    try:
-        for ev in gen:
-            if bar is None:
-                bar = tqdm(total=ev.total, unit="obj", desc=desc)
-            bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    return res
+    def close_bar(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __call__(self, ev) -> None:
+        from ..evaluation.report import write_report
+
+        if ev.kind == "start":
+            self.method = ev.method
+            print(
+                f"napari-iog evaluate: method [{ev.index}/{ev.n_methods}] {ev.method}", flush=True
+            )
+        elif ev.kind == "object" and self.bars:
+            if self._bar is None:
+                from tqdm import tqdm
+
+                desc = f"[{ev.index}/{ev.n_methods}] {ev.method}"
+                self._bar = tqdm(total=ev.event.total, unit="obj", desc=desc)
+            self._bar.update(1)
+        elif ev.kind == "done":
+            self.close_bar()
+            s = ev.result.summary()
+            print(
+                f"{ev.method}: mIoU@3 {s['miou_at_3']:.4f}  NoC@85 {s['noc85']:.2f}  "
+                f"NoC@90 {s['noc90']:.2f}  (n={s['n_objects']}, skipped small "
+                f"{s['n_skipped_small']}, {s['seconds']:.0f} s)"
+            )
+            self.results.append(ev.result)
+            pending = self.methods[ev.index :]
+            self.out = write_report(
+                self.results, self.folder, extra={**self.extra, "methods_pending": pending}
+            )

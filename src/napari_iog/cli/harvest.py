@@ -16,12 +16,17 @@ EPILOG = """\
 box files:
   COCO JSON  images[{id, file_name}], annotations[{id, image_id, bbox=[x, y, w, h]}]
   CSV        header image,x0,y0,x1,y1[,label]; x = column, y = row, pixel edges (x1 = x0 + w)
+  vector     .geojson/.gpkg/.shp footprints in any CRS, reprojected to --images (one GeoTIFF);
+             the box of each feature's vertices, ann id = feature number (1-based)
 
 outputs (for --out masks.json):
   masks.json          COCO with RLE masks (deterministic: same inputs, same bytes)
   masks_parts/        one file per finished image; a re-run skips these images (resume)
   masks_labels/       uint32 label TIFF per image (with --labels; value = annotation id)
   masks_summary.json  counts, and every skipped/failed box with its reason
+  --zarr-labels x.zarr  uint32 zarr labels volume, one plane per image (box-file order; same
+                      image size), written chunk by chunk; overlaps: the smaller id keeps a
+                      pixel (the annotator's 'keep' mode); x.iog.json beside it = ledger
 """
 
 
@@ -37,8 +42,12 @@ def register(subparsers) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--boxes", required=True, help="COCO .json or .csv box file")
-    p.add_argument("--images", required=True, help="folder the image file names are relative to")
+    p.add_argument("--boxes", required=True,
+                   help="COCO .json or .csv box file, or footprints as .geojson/.gpkg/.shp "
+                   "(any CRS; needs the [geo] extra and --images the GeoTIFF)")  # fmt: skip
+    p.add_argument("--images", required=True,
+                   help="folder the image file names are relative to (the GeoTIFF itself for "
+                   "vector box files)")  # fmt: skip
     p.add_argument("--weights", required=True, help="checkpoint path or weights name")
     p.add_argument("--out", required=True, help="output COCO .json (parts/labels go next to it)")
     p.add_argument("--batch-size", type=int, default=8, help="object crops per network call (8)")
@@ -54,6 +63,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     threshold_option(p)
     p.add_argument("--labels", action="store_true", help="also write a label TIFF per image")
+    p.add_argument(
+        "--zarr-labels",
+        default=None,
+        metavar="PATH.zarr",
+        help="also write the masks into a chunked zarr labels volume (one plane per image)",
+    )
     p.add_argument(
         "--scheduler",
         default=None,
@@ -71,7 +86,10 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     """Bad arguments and box files raise ValueError subclasses (the CLI prints them, exit 2)."""
+    from pathlib import Path
+
     from napari_iog.harvest import HarvestConfig, HarvestConfigError, iter_harvest, load_boxes
+    from napari_iog.harvest.vector import VECTOR_SUFFIXES
 
     if args.workers is not None and args.workers < 1:
         raise HarvestConfigError(f"--workers must be >= 1, got {args.workers}.")
@@ -88,12 +106,14 @@ def run(args) -> int:
         torch_threads=threads,
         threshold=args.threshold,
     )
-    plan = load_boxes(args.boxes)
+    plan = load_boxes(args.boxes, image=args.images)
+    if Path(args.boxes).suffix.lower() in VECTOR_SUFFIXES:  # --images is then the GeoTIFF
+        args.images = str(Path(args.images).parent)
     check_paths(args, plan)
     stop = StopRequest(inline=args.scheduler == "inline")
     events = iter_harvest(
         plan, config, args.images, args.out, scheduler=args.scheduler, n_workers=args.workers,
-        cancel=stop,
+        cancel=stop, zarr_labels=args.zarr_labels,
     )  # fmt: skip
     seen: list = []
     try:

@@ -8,10 +8,13 @@ An empty mask is an error (exit 2, nothing written), never a silent empty file.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,12 +22,15 @@ from napari_iog.cli import CLIError, threshold_option
 
 from ..config import AUTO_WEIGHTS
 
+if TYPE_CHECKING:
+    from napari_iog.structures import BBox, Click, MaskResult
+
 _SIGNS = {"+": True, "pos": True, "1": True, "-": False, "neg": False, "0": False}
 _OUT_SUFFIXES = (".tif", ".tiff", ".png")
 TINY_SIDE = 3  # px: a box this thin (or thinner) holds an object IOG often misses
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "predict",
         help="segment one object (box + clicks) and write its mask",
@@ -52,7 +58,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def read_image(path) -> np.ndarray:
+def read_image(path: str | Path) -> np.ndarray:
     """Read an image file to a numpy array (tifffile for TIFF, scikit-image otherwise)."""
     path = Path(path)
     if path.is_dir():
@@ -90,7 +96,7 @@ def select_plane(image: np.ndarray, z: int | None) -> np.ndarray:
     return image[z]
 
 
-def parse_clicks(raw) -> tuple:
+def parse_clicks(raw: Sequence[Sequence[str]]) -> tuple[Click, ...]:
     from napari_iog.structures import Click
 
     clicks = []
@@ -104,7 +110,7 @@ def parse_clicks(raw) -> tuple:
     return tuple(clicks)
 
 
-def write_mask(path, mask: np.ndarray, value: int = 255) -> Path:
+def write_mask(path: str | Path, mask: np.ndarray, value: int = 255) -> Path:
     """Write a bool ``[H, W]`` mask as uint8 0/``value``, atomically (temp file + os.replace)."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -129,7 +135,7 @@ def write_mask(path, mask: np.ndarray, value: int = 255) -> Path:
     return path
 
 
-def box_notes(box, shape) -> list[str]:
+def box_notes(box: BBox, shape: tuple[int, ...]) -> list[str]:
     """Warnings about a box that is mostly off the image or tiny (<= ``TINY_SIDE`` px a side);
     refuses (``CLIError``) a box whose part on the image is thinner than 2 px."""
     h, w = int(shape[0]), int(shape[1])
@@ -154,7 +160,7 @@ def box_notes(box, shape) -> list[str]:
     return notes
 
 
-def check_found(result, box, notes: list[str]) -> None:
+def check_found(result: MaskResult, box: BBox, notes: list[str]) -> None:
     """Refuse (``CLIError``, no file written) an empty mask; warn when the mask misses the box."""
     if result.area == 0:
         top = float(np.nanmax(result.prob)) if result.prob.size else 0.0
@@ -173,7 +179,7 @@ def check_found(result, box, notes: list[str]) -> None:
         )
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from napari_iog.inference import IOGPredictor
     from napari_iog.models.starters import resolve_weights
     from napari_iog.pathguard import check_output, expand_inputs

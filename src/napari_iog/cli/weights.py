@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 
-def register(subparsers) -> None:
+
+def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "weights",
         help="list, download, import or verify model weights",
@@ -30,7 +32,7 @@ def _size(n) -> str:
 
 
 def _list(args) -> int:
-    from napari_iog.models.catalog import list_weights
+    from napari_iog.models.registry import list_weights
     from napari_iog.models.weights import cache_dir
 
     rows = list_weights()
@@ -57,7 +59,7 @@ def _import(args) -> int:
 
 
 def _verify(args) -> int:
-    from napari_iog.models.weights import verify
+    from napari_iog.models.registry import verify
 
     info = verify(args.name)
     extra = f" sha256 {info['sha256']}" if "sha256" in info else ""

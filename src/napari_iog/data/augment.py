@@ -11,7 +11,7 @@ label windows ``[h, w]`` (int or bool) use nearest neighbour with a zero border,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -19,15 +19,30 @@ from scipy import ndimage
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Ranges of the random transform; ``AugmentConfig.off()`` disables everything."""
+    """Ranges of the random transform (defaults: the paper's); ``AugmentConfig.off()`` disables
+    everything, ``AugmentConfig.top_down()`` is the fine-tuning default for images without an
+    "up" (EM, microscopy, aerial). Each field's ``metadata["help"]`` is its command-line help."""
 
-    flip: bool = True
-    vflip: bool = False
-    scale: tuple[float, float] = (0.75, 1.25)
-    rotate: float = 20.0  # degrees, uniform in [-rotate, rotate]
-    intensity: float = 0.0  # +-fraction of brightness/contrast jitter (0 = paper: none)
-    elastic: float = 0.0  # RMS displacement in window px (0 = paper: none)
-    elastic_sigma: float = 8.0  # smoothness of the displacement field, window px
+    flip: bool = field(default=True, metadata={"help": "random horizontal flips (paper)"})
+    vflip: bool = field(default=False, metadata={"help": "also flip vertically (EM, aerial)"})
+    scale: tuple[float, float] = field(
+        default=(0.75, 1.25), metadata={"help": "random scale range (paper: 0.75-1.25)"}
+    )
+    rotate: float = field(
+        default=20.0, metadata={"help": "max rotation, degrees, uniform in +-rotate (paper: 20)"}
+    )
+    intensity: float = field(
+        default=0.0,
+        metadata={"help": "+-fraction brightness/contrast jitter (0 = off, as the paper)"},
+    )
+    elastic: float = field(
+        default=0.0,
+        metadata={"help": "elastic deformation, RMS displacement in px (0 = off, as the paper)",
+                  "metavar": "PX"},
+    )  # fmt: skip
+    elastic_sigma: float = field(
+        default=8.0, metadata={"help": "smoothness of the elastic displacement field, px"}
+    )
 
     def __post_init__(self):
         if self.elastic < 0 or self.elastic_sigma <= 0:
@@ -41,12 +56,10 @@ class AugmentConfig:
         return cls(flip=False, vflip=False, scale=(1.0, 1.0), rotate=0.0, intensity=0.0)
 
     @classmethod
-    def of(cls, cfg) -> AugmentConfig:
-        """The augmentation of a ``FinetuneConfig`` (``off()`` when ``cfg.augment`` is False)."""
-        if not cfg.augment:
-            return cls.off()
-        return cls(vflip=cfg.vflip, scale=tuple(cfg.scale), rotate=cfg.rotate,
-                   intensity=cfg.intensity, elastic=cfg.elastic)  # fmt: skip
+    def top_down(cls) -> AugmentConfig:
+        """Images without an "up" (EM, microscopy, aerial): any rotation, both flips, +-10 %
+        contrast (the measured few-shot recipe, docs/finetuning.md)."""
+        return cls(vflip=True, rotate=180.0, intensity=0.1)
 
     @property
     def is_identity(self) -> bool:

@@ -8,6 +8,7 @@ numbers where nonzero = object).
 - :func:`inside_click` - the distance-transform maximum of the object inside its box (via
   :func:`napari_iog.inference.guidance.inside_point_from_mask`, the one implementation).
 - :func:`simulate_prompt` - box + inside click, the 3 IOG clicks.
+- :func:`prompt_from_mask` - the prompt that reproduces an existing object (seeding, propagation).
 - :func:`next_click` - the next corrective click: the point deepest inside the *largest* error
   region; positive if that region is missed foreground, negative if it is a false positive.
 """
@@ -84,6 +85,19 @@ def simulate_prompt(
     if jitter > 0 and rng is not None:
         box = jitter_box(box, rng, jitter, max_jitter_px, m.shape)
     return Prompt(box, inside_click(m, box))
+
+
+def prompt_from_mask(mask, margin: int = 0) -> Prompt:
+    """The IOG prompt for an existing 2D mask ``[H, W]``: its tight box grown by ``margin`` px
+    (clipped to the plane) and the inside click of :func:`inside_click`. ``PromptError`` for an
+    empty mask."""
+    m = _mask2d(mask)
+    tight = box_from_mask(m)
+    box = tight
+    if margin:
+        box = BBox(tight.row0 - margin, tight.col0 - margin, tight.row1 + margin,
+                   tight.col1 + margin).clip(m.shape)  # fmt: skip
+    return Prompt(box, inside_click(m, tight))
 
 
 def error_regions(pred, gt, void=None) -> tuple[np.ndarray, np.ndarray]:

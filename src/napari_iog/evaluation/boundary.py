@@ -3,7 +3,8 @@
 Annotators disagree with each other (and with a network) by a pixel or two along object
 boundaries. ``EvalConfig(void_band=w)`` ignores every pixel within ``w`` px of the ground-truth
 boundary, inside or outside, both in the IoU and when placing corrective clicks. The headline
-numbers stay strict (``w = 0``); the tolerant ones show how much error is boundary disagreement.
+numbers stay strict (``w = 0``); the tolerant ones show how much error is boundary disagreement
+(the benchmarks' ``boundary_tolerant`` passes, ``benchmarks/harness.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def boundary_band(gt_full: np.ndarray, win, width: int) -> np.ndarray | None:
+def boundary_band(gt_full: np.ndarray, win: tuple[slice, slice], width: int) -> np.ndarray | None:
     """bool ``[win]``: pixels of window ``win`` (row, col slices of the plane) within ``width`` px
     (city-block) of the boundary of ``gt_full`` (bool ``[H, W]``), inside or outside; ``None``
     for ``width == 0``. The image edge is not a boundary (an object cut by it keeps its pixels)."""
@@ -28,36 +29,3 @@ def boundary_band(gt_full: np.ndarray, win, width: int) -> np.ndarray | None:
     )
     r0, c0 = win[0].start - pr0, win[1].start - pc0
     return band[r0 : r0 + win[0].stop - win[0].start, c0 : c0 + win[1].stop - win[1].start]
-
-
-def boundary_tolerant(predictors: dict, images, labels, cfg, bands, log=print) -> dict:
-    """``{"<band>": {name: {miou_at_3, miou_after_3_corrections, noc85, noc90}}}``: the protocol
-    re-run with ``void_band = band`` px ignored around every object's boundary (PASCAL-style), to
-    show how much of the remaining error is boundary disagreement. Secondary to the strict numbers."""
-    from dataclasses import replace
-
-    from .experiment import evaluate_all
-
-    out = {}
-    for band in bands:
-        keys = ("miou_at_3", "miou_after_3_corrections", "noc85", "noc90")
-        log(f"boundary band {band} px ignored:")
-        res = evaluate_all(predictors, images, labels, replace(cfg, void_band=int(band)), log)
-        summaries = {r.name: r.summary() for r in res}
-        out[str(band)] = {name: {k: s[k] for k in keys} for name, s in summaries.items()}
-    return out
-
-
-def parse_bands(text: str) -> list[int]:
-    """``"1,2"`` -> ``[1, 2]`` (the ``--void-bands`` option; ``""`` or ``"none"`` -> ``[]``)."""
-    if text.strip().lower() in ("", "none"):
-        return []
-    try:
-        bands = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        bands = [-1]
-    if any(b < 1 for b in bands):
-        raise SystemExit(
-            f"--void-bands {text!r}: expected comma-separated widths >= 1 px, or none."
-        )
-    return bands

@@ -13,29 +13,29 @@ large regions before) and the mask is scaled back, cut to the box, with the clic
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..config import PreprocessConfig
+from ..extras import available, require
 from ..inference.postprocess import finalize_mask
 from ..inference.predictor import ImagePredictorBase, PredictorStateError
-from ..structures import MaskResult, Prompt
+from ..structures import Click, MaskResult, Prompt
 
 MAX_SIDE = 256  # px: GrabCut runs on the window downscaled to at most this long side
 
 
 def grabcut_available() -> bool:
-    try:
-        import cv2  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """True when OpenCV (``cv2``, the ``eval`` extra) imports."""
+    return available("cv2")
 
 
 class GrabCutPredictor(ImagePredictorBase):
     """Classical baseline: OpenCV GrabCut seeded from the same box and clicks as IOG."""
 
     name = "GrabCut (OpenCV, classical)"
-    supports_refinement = True
+    supports_refinement, classical = True, True
 
     def __init__(
         self,
@@ -45,8 +45,7 @@ class GrabCutPredictor(ImagePredictorBase):
         max_side: int = MAX_SIDE,
     ):
         super().__init__(preprocess)
-        if not grabcut_available():
-            raise ImportError("GrabCut needs OpenCV: pip install opencv-python-headless.")
+        require("cv2", "The GrabCut baseline")
         self.iterations = int(iterations)
         self.radius = int(radius)
         self.max_side = int(max_side)
@@ -59,7 +58,7 @@ class GrabCutPredictor(ImagePredictorBase):
         self._current = Prompt(prompt.box, prompt.inside)
         return self._segment(prompt)
 
-    def refine(self, clicks) -> MaskResult:
+    def refine(self, clicks: Sequence[Click]) -> MaskResult:
         if self._current is None:
             raise PredictorStateError("No current object: call predict(prompt) before refine().")
         return self._segment(self._current.with_clicks(tuple(clicks)))

@@ -15,6 +15,7 @@ Conventions (as in the interactive-segmentation literature, adapted to IOG):
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 IOG_CLICKS = 3  # two box corners + one inside click
 
@@ -40,7 +41,7 @@ def _as_curves(curves) -> np.ndarray:
     return arr
 
 
-def noc_per_object(curves, threshold: float) -> np.ndarray:
+def noc_per_object(curves: ArrayLike, threshold: float) -> np.ndarray:
     """int ``[n_objects]``: total clicks (3 + corrections) to reach ``threshold``; limit if never."""
     arr = _as_curves(curves)
     limit = IOG_CLICKS + arr.shape[1] - 1
@@ -51,12 +52,12 @@ def noc_per_object(curves, threshold: float) -> np.ndarray:
     return out
 
 
-def noc(curves, threshold: float) -> float:
+def noc(curves: ArrayLike, threshold: float) -> float:
     """NoC@threshold: mean of :func:`noc_per_object` (e.g. ``noc(curves, 0.9)`` = NoC@90)."""
     return float(noc_per_object(curves, threshold).mean())
 
 
-def miou_at(curves, clicks: int) -> float:
+def miou_at(curves: ArrayLike, clicks: int) -> float:
     """mIoU after ``clicks`` total clicks (``3`` = the IOG prompt only). Uses the last step if the
     curves are shorter (the object stopped improving: IoU is held)."""
     arr = _as_curves(curves)
@@ -66,7 +67,7 @@ def miou_at(curves, clicks: int) -> float:
     return float(arr[:, k].mean())
 
 
-def summarize(curves) -> dict:
+def summarize(curves: ArrayLike) -> dict:
     """Standard summary of IoU curves: mIoU@3..@(3+K), NoC@85/90, counts of failures."""
     arr = _as_curves(curves)
     k_max = arr.shape[1] - 1

@@ -1,9 +1,10 @@
 """The simulated-click protocol: every object gets the 3 IOG clicks, then up to K corrective clicks.
 
-A *predictor* is anything with ``set_image(image)`` and ``predict(prompt) -> MaskResult``
-(:class:`~napari_iog.inference.IOGPredictor`, the baselines). If it also has
-``refine(clicks) -> MaskResult`` (IOG: re-uses the cached encoder) that is used for the
-corrective clicks, otherwise ``predict(prompt.with_clicks(clicks))``.
+A *predictor* is a :class:`~napari_iog.inference.interface.PromptPredictor`: ``set_image(image)``,
+``predict(prompt) -> MaskResult`` and ``supports_refinement`` (when False, corrective clicks are
+not simulated: the IoU is held). If it also has ``refine(clicks) -> MaskResult`` (IOG: re-uses
+the cached encoder; every :class:`~napari_iog.inference.interface.Predictor`) that is used for
+the corrective clicks, otherwise ``predict(prompt.with_clicks(clicks))``.
 
 Per object (``labels == id``, area >= ``min_area``): box and inside click from
 :func:`napari_iog.data.prompts.simulate_prompt` (the tight box; ``box_jitter`` > 0 moves its
@@ -17,12 +18,13 @@ progress events so the CLI, the widget and tests can drive it; ``run_evaluation`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..data.prompts import box_from_mask, next_click, simulate_prompt
+from ..inference.interface import PromptPredictor
 from ..structures import PromptError
 from ..words import count
 from .boundary import boundary_band
@@ -158,7 +160,7 @@ def _plane_mask(res, win) -> np.ndarray:
 
 
 def evaluate_object(
-    predictor, labels: np.ndarray, label_id: int, cfg: EvalConfig, plane: int = 0
+    predictor: PromptPredictor, labels: np.ndarray, label_id: int, cfg: EvalConfig, plane: int = 0
 ) -> list[float]:
     """IoU curve ``[1 + max_clicks]`` of one object on the image already set in ``predictor``
     (``plane`` seeds its jittered box)."""
@@ -169,8 +171,8 @@ def evaluate_object(
     prompt = simulate_prompt(gt_full, rng, cfg.box_jitter)
     tight = box_from_mask(gt_full)
     res = predictor.predict(prompt)
-    refine: Callable | None = getattr(predictor, "refine", None)
-    clicks_matter = getattr(predictor, "supports_refinement", True)
+    refine: Callable | None = getattr(predictor, "refine", None)  # optional (PromptPredictor)
+    clicks_matter = bool(predictor.supports_refinement)
     gt_sl = (slice(tight.row0, tight.row1 + 1), slice(tight.col0, tight.col1 + 1))
     ious: list[float] = []
     clicks: list[Click] = []
@@ -202,9 +204,9 @@ def evaluate_object(
 
 
 def evaluate(
-    predictor,
-    images,
-    labels,
+    predictor: PromptPredictor,
+    images: Sequence[np.ndarray],
+    labels: Sequence[np.ndarray],
     cfg: EvalConfig = EvalConfig(),
     name: str = "model",
     result: EvalResult | None = None,
@@ -252,9 +254,9 @@ def evaluate(
 
 
 def run_evaluation(
-    predictor,
-    images,
-    labels,
+    predictor: PromptPredictor,
+    images: Sequence[np.ndarray],
+    labels: Sequence[np.ndarray],
     cfg: EvalConfig = EvalConfig(),
     name: str = "model",
     progress: Callable[[EvalEvent], None] | None = None,

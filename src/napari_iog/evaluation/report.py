@@ -9,20 +9,27 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..fileio import atomic_write_text
 from .metrics import IOG_CLICKS
 
+if TYPE_CHECKING:
+    from .protocol import EvalResult
 
-def build_report(results, extra: dict | None = None) -> dict:
+
+def build_report(results: Sequence[EvalResult], extra: dict | None = None) -> dict:
     """``{"methods": {name: summary}, **extra}`` for a list of ``EvalResult``."""
     out = dict(extra or {})
     out["methods"] = {r.name: r.summary() for r in results}
     return out
 
 
-def write_report(results, out_dir, extra: dict | None = None, plot: bool = True) -> dict:
+def write_report(
+    results: Sequence[EvalResult], out_dir: str | Path, extra: dict | None = None, plot: bool = True
+) -> dict:
     """Write report.json, per_object.csv and (``plot``) iou_vs_clicks.png into ``out_dir``.
     Returns ``{"json": path, "csv": path, "png": path | None, "report": dict}``."""
     out_dir = Path(out_dir)
@@ -47,14 +54,16 @@ def write_report(results, out_dir, extra: dict | None = None, plot: bool = True)
     return {"json": jpath, "csv": cpath, "png": ppath, "report": rep}
 
 
-def plot_curves(results, path, title: str = "IoU vs clicks") -> Path:
+def plot_curves(
+    results: Sequence[EvalResult], path: str | Path, title: str = "IoU vs clicks"
+) -> Path:
     """Mean IoU after 3 + k clicks for every method, saved as a PNG (atomic)."""
-    import matplotlib
+    from ..extras import require
+    from ..fileio import atomic_write
 
+    matplotlib = require("matplotlib", "The IoU-vs-clicks plot of the evaluation report")
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
-
-    from ..fileio import atomic_write
 
     fig = Figure(figsize=(6, 4), dpi=110)
     ax = fig.add_subplot(1, 1, 1)

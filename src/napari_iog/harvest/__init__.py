@@ -14,9 +14,10 @@ from napari_iog.harvest.images import ImageReadError, open_image
 from napari_iog.harvest.plan import BoxFileError, BoxRecord, HarvestPlan, ImageTask, Issue
 from napari_iog.harvest.predict import BoxMask, check_boxes, iter_box_masks
 from napari_iog.harvest.runner import INLINE, HarvestProgress, iter_harvest, run_harvest
-from napari_iog.harvest.sources import load_boxes, read_coco, read_csv
+from napari_iog.harvest.sources import read_coco, read_csv
 from napari_iog.harvest.store import ResultStore
 from napari_iog.harvest.summary import HarvestSummary
+from napari_iog.harvest.vector import load_boxes  # COCO / CSV, and vector files ([geo] extra)
 
 __all__ = [
     "INLINE",

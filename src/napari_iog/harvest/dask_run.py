@@ -20,17 +20,18 @@ from napari_iog.harvest.task import image_failure
 def default_workers(config: HarvestConfig) -> int:
     """Local cluster size: one single-threaded worker per CPU core, or ONE worker when the model
     runs on a GPU (workers of a LocalCluster would all share the same device)."""
-    device = config.device
-    if device == "auto":
-        import torch
+    from napari_iog.devices import resolve_device
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = str(resolve_device(config.device))
     if device.startswith(("cuda", "mps")):
         return 1
     return max(1, os.cpu_count() or 1)
 
 
 def _open_client(scheduler: str | None, n_workers: int | None, config: HarvestConfig):
+    from napari_iog.extras import require
+
+    require("distributed", "Harvesting on dask (napari-iog harvest --workers/--scheduler)")
     from distributed import Client, LocalCluster
 
     if scheduler:

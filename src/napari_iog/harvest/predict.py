@@ -201,14 +201,13 @@ def cached_predictor(
         if key not in _CACHE:
             import torch
 
+            from napari_iog.devices import resolve_device
             from napari_iog.inference import IOGPredictor
             from napari_iog.models.checkpoint import load_model
 
             if torch_threads:
                 torch.set_num_threads(int(torch_threads))
-            dev = device
-            if dev in (None, "auto"):
-                dev = "cuda" if torch.cuda.is_available() else "cpu"
+            dev = str(resolve_device(device))
             loaded = load_model(weights, device=dev)
             predictor = IOGPredictor(loaded.model, loaded.preprocess, device=dev, amp=amp)
             if threshold is not None:

@@ -11,10 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 
+def _coco():
+    """``pycocotools.mask`` (the ``harvest`` extra), or MissingExtraError saying what to install."""
+    from napari_iog.extras import require
+
+    return require("pycocotools.mask", "COCO RLE masks (harvest)")
+
+
 def encode(mask: np.ndarray, origin: tuple[int, int] = (0, 0), image_shape=None) -> dict:
     """Compressed COCO RLE of a bool window ``mask`` placed at ``origin`` in ``image_shape``
     (default: the mask is the whole image)."""
-    from pycocotools import mask as mask_utils
+    mask_utils = _coco()
 
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2:
@@ -48,27 +55,27 @@ def encode(mask: np.ndarray, origin: tuple[int, int] = (0, 0), image_shape=None)
 
 def decode(rle: dict) -> np.ndarray:
     """bool ``[H, W]`` mask of a COCO RLE (compressed ``counts`` str/bytes or uncompressed list)."""
-    from pycocotools import mask as mask_utils
+    mask_utils = _coco()
 
     return mask_utils.decode(_compressed(rle)).astype(bool)
 
 
 def area(rle: dict) -> int:
     """Number of foreground pixels."""
-    from pycocotools import mask as mask_utils
+    mask_utils = _coco()
 
     return int(mask_utils.area(_compressed(rle)))
 
 
 def to_bbox_xywh(rle: dict) -> list[float]:
     """Tight COCO ``[x, y, w, h]`` (x = column) of the mask; zeros for an empty mask."""
-    from pycocotools import mask as mask_utils
+    mask_utils = _coco()
 
     return [float(v) for v in mask_utils.toBbox(_compressed(rle))]
 
 
 def _compressed(rle: dict) -> dict:
-    from pycocotools import mask as mask_utils
+    mask_utils = _coco()
 
     h, w = (int(v) for v in rle["size"])
     counts = rle["counts"]

@@ -29,6 +29,7 @@ from napari_iog.harvest.plan import HarvestPlan, ImageTask, Issue
 from napari_iog.harvest.store import ResultStore, atomic_write, image_key
 from napari_iog.harvest.summary import HarvestSummary
 from napari_iog.harvest.task import LOAD_FAILED, harvest_image
+from napari_iog.harvest.zarr_labels import ZarrLabelsSink
 
 INLINE = "inline"  # scheduler value: run in this process, no dask (debugging, tiny jobs)
 
@@ -103,6 +104,7 @@ def iter_harvest(
     n_workers: int | None = None,
     cancel: Callable[[], bool] | None = None,
     task_fn: Callable = harvest_image,
+    zarr_labels: str | Path | None = None,
 ) -> Iterator[HarvestProgress]:
     """Harvest every image of ``plan``; yields progress, the last event carries the summary.
 
@@ -110,6 +112,8 @@ def iter_harvest(
     ``LocalCluster`` of ``n_workers`` single-threaded processes). ``client``: an existing
     ``distributed.Client`` to use instead. ``task_fn(task, config, images_dir, weights_id)``
     computes one image (default :func:`harvest_image`; must be picklable for dask).
+    ``zarr_labels``: also write the masks into this zarr labels volume, one plane per image
+    (:mod:`napari_iog.harvest.zarr_labels`; resumable like the parts).
     """
     images_dir = str(images_dir)
     if not Path(images_dir).is_dir():
@@ -133,9 +137,12 @@ def iter_harvest(
     run_fp = run_fingerprint(config, weights_id)
     keys = {t.image_id: image_key(run_fp, t) for t in plan.images}
     tally = _Tally(plan)
+    sink = ZarrLabelsSink(zarr_labels, plan) if zarr_labels is not None else None
 
     def persist(task: ImageTask, result: dict) -> None:
         if result["image"] is not None:
+            if sink is not None:  # the plane first, then the part (the resume marker)
+                sink.write(task, result, keys[task.image_id])
             part = store.write_part(task, keys[task.image_id], result)
             if config.write_labels:
                 store.write_labels(task, part)
@@ -148,6 +155,8 @@ def iter_harvest(
             continue
         if config.write_labels and not store.labels_ok(task, part):
             store.write_labels(task, part)  # missing or unreadable: rewritten from the part
+        if sink is not None and not sink.done(task, keys[task.image_id]):
+            sink.write(task, part, keys[task.image_id])  # the zarr plane did not get written
         tally.add(task, part, resumed=True)
     yield tally.progress()
 

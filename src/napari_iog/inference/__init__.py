@@ -2,6 +2,7 @@
 
 Importing this package does not import torch; ``IOGPredictor`` loads it when it is built.
 
+- ``Predictor`` / ``PromptPredictor`` - the declared predictor interface (``inference.interface``).
 - ``IOGPredictor`` - the IOG network (``set_image``, ``predict``, ``refine``, ``predict_batch``).
 - ``RandomWalkerPredictor``, ``BoxFillPredictor`` - classical baselines (no deep learning).
 - ``make_network_input`` - the one place that builds the 5-channel input and click maps.
@@ -12,6 +13,7 @@ Importing this package does not import torch; ``IOGPredictor`` loads it when it 
 
 from .classical import BoxFillPredictor, RandomWalkerPredictor
 from .image import ImageError, NetworkImage, to_network_rgb
+from .interface import Predictor, PromptPredictor
 from .postprocess import COMMIT_MODES, LabelEdit, NonFiniteOutputError, paste_labels
 from .predictor import IOGPredictor, PredictorStateError
 from .transforms import CropTransform, NetworkInput, make_network_input
@@ -26,7 +28,9 @@ __all__ = [
     "NetworkImage",
     "NetworkInput",
     "NonFiniteOutputError",
+    "Predictor",
     "PredictorStateError",
+    "PromptPredictor",
     "RandomWalkerPredictor",
     "make_network_input",
     "paste_labels",

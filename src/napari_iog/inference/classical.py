@@ -28,6 +28,8 @@ from .transforms import CropTransform, as_clicks, check_clicks_in_crop, validate
 
 
 class _ClassicalBase(ImagePredictorBase):
+    classical = True
+
     def __init__(self, preprocess: PreprocessConfig | None = None):
         super().__init__(preprocess)
         self._current: Prompt | None = None
@@ -106,6 +108,9 @@ class RandomWalkerPredictor(_ClassicalBase):
 
     name = "random walker (classical, no deep learning)"
     supports_refinement = True
+    # a concurrent.futures.Executor that runs the walk (e.g. a process pool: the GUI uses one,
+    # so its event loop never waits for the GIL); None = in the calling thread. Same results.
+    executor = None
 
     def __init__(
         self,
@@ -184,19 +189,29 @@ class RandomWalkerPredictor(_ClassicalBase):
         )
 
     def _walk(self, data: np.ndarray, labels: np.ndarray, gray: bool) -> np.ndarray:
-        from skimage.segmentation import random_walker
+        if self.executor is None:
+            return walk_probability(data, labels, self.beta, gray)
+        # another process: this thread only waits, so it never holds the GIL for the solve
+        return self.executor.submit(walk_probability, data, labels, self.beta, gray).result()
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            full = random_walker(
-                data,
-                labels,
-                beta=self.beta,
-                mode="bf",  # direct sparse solve: far faster than CG at <= max_side^2 px
-                channel_axis=None if gray else -1,
-                return_full_prob=True,
-            )
-        return np.asarray(full[0], dtype=np.float32)
+
+def walk_probability(data: np.ndarray, labels: np.ndarray, beta: float, gray: bool) -> np.ndarray:
+    """Foreground probability float32 ``[h, w]`` of ``random_walker`` on the work grid ``data``
+    (float ``[h, w]`` grey or ``[h, w, 3]``) with int32 seed ``labels`` (1 fg, 2 bg, 0 free).
+    A module-level function, so an executor can run it in another process."""
+    from skimage.segmentation import random_walker
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = random_walker(
+            data,
+            labels,
+            beta=beta,
+            mode="bf",  # direct sparse solve: far faster than CG at <= max_side^2 px
+            channel_axis=None if gray else -1,
+            return_full_prob=True,
+        )
+    return np.asarray(full[0], dtype=np.float32)
 
 
 def _seed_labels(in_box: np.ndarray, seeds) -> np.ndarray:

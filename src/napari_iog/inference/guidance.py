@@ -19,9 +19,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import ndimage
 
-from ..structures import BBox, Click
+from ..structures import BBox, Click, PromptError
 
 _FOUR_LN2 = 4.0 * math.log(2.0)
 
@@ -38,7 +39,7 @@ def _as_points(points_rc) -> np.ndarray:
     return pts
 
 
-def gaussian_map(shape: tuple[int, int], points_rc, sigma: float) -> np.ndarray:
+def gaussian_map(shape: tuple[int, int], points_rc: ArrayLike, sigma: float) -> np.ndarray:
     """Pixelwise max of one Gaussian per point.
 
     ``shape`` = ``(H, W)``; ``points_rc`` = ``[N, 2]`` (row, col), may lie outside the map;
@@ -69,13 +70,17 @@ def inside_point_from_mask(mask: np.ndarray) -> tuple[int, int]:
         raise ValueError(f"inside_point_from_mask needs a 2D mask, got shape {m.shape}.")
     m = m > 0.5 if m.dtype.kind == "f" else m.astype(bool)
     if not m.any():
-        raise ValueError("The mask is empty: there is no object to place an inside click in.")
+        raise PromptError("The mask is empty: there is no object to place an inside click in.")
     dist = ndimage.distance_transform_edt(np.pad(m, 1))[1:-1, 1:-1]
     r, c = np.unravel_index(int(np.argmax(dist)), dist.shape)
     return int(r), int(c)
 
 
-def outside_points(box_in_crop, pad: float, size) -> np.ndarray:
+def outside_points(
+    box_in_crop: BBox | tuple[float, float, float, float],
+    pad: float,
+    size: int | tuple[int, int],
+) -> np.ndarray:
     """The 4 outside clicks: box corners moved ``pad`` pixels outward, clipped to ``[0, size]``.
 
     ``box_in_crop`` = ``(row0, col0, row1, col1)`` (or a :class:`BBox`) in crop pixels;
@@ -96,7 +101,9 @@ def outside_points(box_in_crop, pad: float, size) -> np.ndarray:
     return pts
 
 
-def iog_guidance(inside_rc, corners_rc, shape, sigma: float) -> np.ndarray:
+def iog_guidance(
+    inside_rc: ArrayLike, corners_rc: ArrayLike, shape: tuple[int, int], sigma: float
+) -> np.ndarray:
     """The initial guidance: float32 ``[2, H, W]`` = ``[inside, outside]`` in 0..255.
 
     Channel 0 is the Gaussian of ``inside_rc`` (one ``(row, col)``, or ``[N, 2]``), channel 1

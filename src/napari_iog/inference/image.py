@@ -16,7 +16,8 @@ images, NaN/inf values, complex dtypes, a last axis that is not 1/3/4 channels (
 or pass ``rgb=True``), inverted or non-finite contrast limits.
 
 :class:`NetworkImage` keeps the original array (no copy, works with ``np.memmap``) and converts
-only the pixels that are asked for, so huge images never get a full-size float copy.
+only the pixels that are asked for, so huge images never get a full-size float copy. Lazy arrays
+(dask, zarr: a plane of an OME-Zarr volume) stay lazy: only the asked windows are read.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class NetworkImage:
     """
 
     def __init__(self, image, rgb: bool | None = None, contrast_limits=None):
-        arr = image if isinstance(image, np.ndarray) else np.asarray(image)
+        lazy = _is_lazy(image)
+        arr = image if isinstance(image, np.ndarray) or lazy else np.asarray(image)
         if arr.dtype == object or arr.dtype.kind in "cSUV":
             raise ImageError(
                 f"Image dtype {arr.dtype} is not a real-valued image; pass a numeric array."
@@ -73,9 +75,11 @@ class NetworkImage:
         elif rgb is True:
             raise ImageError(f"rgb=True needs [H, W, 3|4] data, got shape {arr.shape}.")
         self._raw = arr
+        self._lazy = lazy
         self.shape = (int(arr.shape[0]), int(arr.shape[1]))
         self.is_rgb = arr.ndim == 3
-        self._check_finite()
+        if not lazy:  # lazy planes are checked block by block as they are read (convert)
+            self._check_finite()
         self._limits = self._resolve_limits(contrast_limits)
         self._wide = self._needs_float64()
 
@@ -137,6 +141,11 @@ class NetworkImage:
     def convert(self, block: np.ndarray) -> np.ndarray:
         """Convert raw pixels (grey ``[..]`` or RGB ``[.., 3]``) to float32 RGB 0..255."""
         block = np.asarray(block)
+        if self._lazy and block.dtype.kind == "f" and not np.isfinite(block).all():
+            raise ImageError(
+                "The image contains NaN or inf values; replace them first "
+                "(e.g. np.nan_to_num(image)) or pick a clean region."
+            )
         if self._raw.dtype.kind == "b":
             out = block.astype(np.float32) * np.float32(255)
         elif self._limits is None:
@@ -166,6 +175,10 @@ class NetworkImage:
         cols = np.asarray(cols, dtype=np.int64)
         if _is_range(rows) and _is_range(cols):  # contiguous: a cheap slice
             block = self._raw[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        elif self._lazy and rows.size and cols.size:  # read the bounding window once
+            r0, c0 = int(rows.min()), int(cols.min())
+            win = np.asarray(self._raw[r0 : int(rows.max()) + 1, c0 : int(cols.max()) + 1])
+            block = win[np.ix_(rows - r0, cols - c0)]
         else:
             block = self._raw[np.ix_(rows, cols)]
         return self.convert(block)
@@ -177,6 +190,15 @@ class NetworkImage:
     def full(self) -> np.ndarray:
         """The whole plane converted: float32 ``[H, W, 3]`` (allocates H*W*3 floats)."""
         return self.convert(self._raw)
+
+
+def _is_lazy(image) -> bool:
+    """True for array-likes read on demand (dask, zarr, ...): not numpy, with ``shape``,
+    ``dtype``, ``ndim`` and ``__getitem__``. They are kept as they are: only the windows asked
+    for are read (a huge zarr/dask plane is never loaded whole)."""
+    return not isinstance(image, np.ndarray) and all(
+        hasattr(image, a) for a in ("shape", "dtype", "ndim", "__getitem__")
+    )
 
 
 def _is_range(idx: np.ndarray) -> bool:

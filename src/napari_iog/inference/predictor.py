@@ -15,20 +15,28 @@ whole net with the clicks merged into its guidance channels (positive into "insi
 into "outside"); this is a documented fallback, not the paper's method.
 
 ``tta=True`` averages the crop with its 3 mirror images (:mod:`.tta`; 4x compute, clicks
-mirrored alike). Devices: ``"auto"`` = CUDA, else Apple MPS, else CPU. AMP (fp16 autocast)
-only on CUDA. The model is put in eval mode (BatchNorm running stats) and run under
-``torch.inference_mode``. torch is imported lazily; ``torch.set_num_threads`` is never touched.
+mirrored alike). Devices: :func:`napari_iog.devices.resolve_device` (``"auto"`` = CUDA, else
+Apple MPS, else CPU). AMP (fp16 autocast) only on CUDA. The model is put in eval mode
+(BatchNorm running stats) and run under ``torch.inference_mode``. torch is imported lazily; ``torch.set_num_threads`` is never touched.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..config import PreprocessConfig
-from ..structures import MaskResult, Prompt, PromptError
-from .image import NetworkImage
+from ..devices import resolve_device
+from ..structures import Click, MaskResult, Prompt, PromptError
+from .base import (  # noqa: F401  (re-exported: classical, grabcut, tests import them here)
+    ImagePredictorBase,
+    PredictorStateError,
+    check_batch_args,
+)
 from .postprocess import check_finite_prob, finalize_mask
 from .transforms import (
     CropTransform,
@@ -41,73 +49,10 @@ from .transforms import (
 )
 from .tta import flip_views, merge_views
 
-
-class PredictorStateError(ValueError):
-    """A predictor method was called out of order; the message says what to call first."""
-
-
-def resolve_device(device="auto"):
-    """``"auto"`` -> cuda > mps > cpu; otherwise ``torch.device(device)``, checked to exist."""
+if TYPE_CHECKING:
     import torch
 
-    if device is None or device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"Unknown device {device!r} ({exc}); use 'auto', 'cpu' or 'cuda'."
-        ) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but no CUDA GPU is available; use 'auto' or 'cpu'.")
-    return dev
-
-
-def check_batch_args(batch_size, on_error: str) -> None:
-    """ValueError unless ``batch_size >= 1`` and ``on_error`` is ``"raise"`` or ``"none"``."""
-    if on_error not in ("raise", "none"):
-        raise ValueError(f"on_error must be 'raise' or 'none', got {on_error!r}.")
-    if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
-
-
-class ImagePredictorBase:
-    """Shared image handling: ``set_image`` once, then many prompts on that plane."""
-
-    def __init__(self, preprocess: PreprocessConfig | None = None):
-        self.preprocess = preprocess or PreprocessConfig()
-        self._image: NetworkImage | None = None
-
-    @property
-    def mask_threshold(self) -> float:
-        """Probability at which masks are cut (``preprocess.threshold``; lower = larger masks).
-        Set it to change every later prediction; raises ValueError outside (0, 1)."""
-        return float(self.preprocess.threshold)
-
-    @mask_threshold.setter
-    def mask_threshold(self, value: float) -> None:
-        self.preprocess = replace(self.preprocess, threshold=float(value))
-
-    def set_image(self, image, rgb: bool | None = None, contrast_limits=None) -> None:
-        """Prepare a 2D plane (``[H, W]`` or ``[H, W, 3|4]``, any numeric dtype; see
-        ``inference.image``). Forgets the current object. Raises ImageError for bad images."""
-        self._image = NetworkImage(image, rgb=rgb, contrast_limits=contrast_limits)
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the current object (cached crop and features)."""
-
-    @property
-    def image_shape(self) -> tuple[int, int] | None:
-        return None if self._image is None else self._image.shape
-
-    def _require_image(self) -> NetworkImage:
-        if self._image is None:
-            raise PredictorStateError("No image: call set_image(image) before predicting.")
-        return self._image
+    from ..models.iog import IOGNet
 
 
 @dataclass
@@ -126,11 +71,11 @@ class IOGPredictor(ImagePredictorBase):
 
     def __init__(
         self,
-        model,
+        model: IOGNet,
         preprocess: PreprocessConfig | None = None,
-        device="auto",
-        amp=True,
-        optimize=True,
+        device: str | torch.device = "auto",
+        amp: bool = True,
+        optimize: bool = True,
         tta: bool = False,
     ):
         """``tta=True``: flip test-time augmentation (:mod:`.tta`, 4x compute). ``optimize=True``
@@ -157,7 +102,9 @@ class IOGPredictor(ImagePredictorBase):
         self._state: _ObjectState | None = None
 
     @classmethod
-    def from_weights(cls, source, device="auto", amp=True, tta=False) -> IOGPredictor:
+    def from_weights(
+        cls, source: str | Path, device: str = "auto", amp: bool = True, tta: bool = False
+    ) -> IOGPredictor:
         """Load weights (our checkpoint, an official ``.pth`` or a registry name) and wrap them."""
         from ..models.checkpoint import load_model
         from ..models.starters import weights_domain
@@ -169,7 +116,7 @@ class IOGPredictor(ImagePredictorBase):
         return pred
 
     @property
-    def network(self):
+    def network(self) -> torch.nn.Module:
         """The module that actually runs (the BN-folded copy when ``optimize=True``)."""
         return self._net
 
@@ -253,7 +200,7 @@ class IOGPredictor(ImagePredictorBase):
             prob = self._run([ni])
         return self._result(ni, prob[0], prompt)
 
-    def refine(self, clicks) -> MaskResult:
+    def refine(self, clicks: Sequence[Click]) -> MaskResult:
         """Re-segment the current object with ``clicks`` = all correction clicks so far (image
         ``(row, col)``, positive or negative, in order). Refinement nets reuse the cached
         backbone features. Raises PromptError for clicks outside the object's crop,
@@ -273,7 +220,9 @@ class IOGPredictor(ImagePredictorBase):
             prob = self._run([ni])
         return self._result(ni, prob[0], st.prompt.with_clicks(clicks))
 
-    def predict_batch(self, prompts, batch_size: int = 8, on_error: str = "raise") -> list:
+    def predict_batch(
+        self, prompts: Sequence[Prompt], batch_size: int = 8, on_error: str = "raise"
+    ) -> list[MaskResult | None]:
         """Segment many objects of the current image, ``batch_size`` crops per network call
         (harvesting). Does not change the current object. ``on_error="raise"`` raises
         PromptError naming the bad prompt's index; ``"none"`` puts None in its place."""

@@ -8,19 +8,23 @@ never re-runs the network, and remembers the result until it is committed or cle
 
 Threading: :meth:`compute` is the only method that runs the model; it may run in a worker thread.
 All other methods are cheap bookkeeping meant for the main thread. The session holds no
-napari, Qt or torch object; the predictor is anything with ``set_image(image, rgb=None,
-contrast_limits=None)``, ``predict(Prompt) -> MaskResult`` and, optionally,
-``refine(clicks) -> MaskResult`` plus ``supports_refinement``.
+napari, Qt or torch object; the predictor is a
+:class:`~napari_iog.inference.interface.PromptPredictor` (``set_image(image, rgb=None,
+contrast_limits=None)``, ``predict(Prompt) -> MaskResult``, ``supports_refinement``) and, to
+re-use its cached work on correction clicks, ``refine(clicks) -> MaskResult``.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
 
-from napari_iog.structures import MaskResult, Prompt, PromptError
+from napari_iog.data.prompts import prompt_from_mask  # noqa: F401  (re-exported)
+from napari_iog.inference.interface import PromptPredictor
+from napari_iog.structures import MaskResult, Prompt
 
 
 class SessionError(ValueError):
@@ -50,7 +54,7 @@ class InteractionSession:
       (``-1`` = nothing yet). Undo/redo move ``position`` without running the model.
     """
 
-    def __init__(self, predictor=None):
+    def __init__(self, predictor: PromptPredictor | None = None):
         self._predictor = predictor
         self._lock = threading.Lock()
         self._image = None
@@ -63,10 +67,10 @@ class InteractionSession:
 
     # ------------------------------------------------------------------ setup
     @property
-    def predictor(self):
+    def predictor(self) -> PromptPredictor | None:
         return self._predictor
 
-    def set_predictor(self, predictor) -> None:
+    def set_predictor(self, predictor: PromptPredictor | None) -> None:
         """Swap the predictor (new weights or device); the current object is kept, its result
         will be recomputed on the next prompt."""
         with self._lock:
@@ -74,7 +78,13 @@ class InteractionSession:
             self._predictor_key = None
             self._encoded = None
 
-    def set_image(self, image: np.ndarray, key, rgb: bool | None = None, contrast_limits=None):
+    def set_image(
+        self,
+        image: np.ndarray,
+        key: Hashable,
+        rgb: bool | None = None,
+        contrast_limits: tuple[float, float] | None = None,
+    ) -> None:
         """Set the 2D plane ``[H, W]`` or ``[H, W, 3|4]`` (any numeric dtype). A different ``key``
         starts a new object (the history is cleared)."""
         image = np.asarray(image) if not hasattr(image, "shape") else image
@@ -225,30 +235,3 @@ class InteractionSession:
         ``[H, W]`` and an inside click at the pixel deepest inside it (distance-transform max).
         Raises ``PromptError`` for an empty mask."""
         return prompt_from_mask(mask)
-
-
-def inside_point(mask: np.ndarray) -> tuple[int, int]:
-    """``(row, col)`` of the pixel farthest from the background of a 2D bool mask (the
-    distance-transform maximum; ties broken by the first in raster order)."""
-    from scipy import ndimage
-
-    mask = np.asarray(mask, dtype=bool)
-    if not mask.any():
-        raise PromptError("The mask is empty: there is no object to click inside.")
-    dist = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
-    r, c = np.unravel_index(int(np.argmax(dist)), dist.shape)
-    return int(r), int(c)
-
-
-def prompt_from_mask(mask: np.ndarray, margin: int = 0) -> Prompt:
-    """IOG prompt for an existing 2D bool mask ``[H, W]``: its box (grown by ``margin`` px,
-    clipped to the plane) and its inside point."""
-    from napari_iog.structures import BBox, Click
-
-    mask = np.asarray(mask, dtype=bool)
-    box = BBox.from_mask(mask)
-    if margin:
-        box = BBox(box.row0 - margin, box.col0 - margin, box.row1 + margin, box.col1 + margin)
-        box = box.clip(mask.shape)
-    r, c = inside_point(mask)
-    return Prompt(box, Click(float(r), float(c), True))

@@ -13,9 +13,11 @@ predictor, training and evaluation all use it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..config import PreprocessConfig
 from ..structures import BBox, Click, Prompt, PromptError
@@ -40,7 +42,9 @@ class CropTransform:
     image_shape: tuple[int, int]
 
     @classmethod
-    def from_box(cls, box: BBox, image_shape, relax: int, crop_size: int) -> CropTransform:
+    def from_box(
+        cls, box: BBox, image_shape: tuple[int, ...], relax: int, crop_size: int
+    ) -> CropTransform:
         """Crop box = ``box`` +- ``relax`` (unclipped)."""
         r = int(relax)
         return cls(
@@ -68,12 +72,12 @@ class CropTransform:
     def _scale(self) -> np.ndarray:
         return np.array([self.crop_size / self.height, self.crop_size / self.width])
 
-    def image_to_crop(self, points_rc) -> np.ndarray:
+    def image_to_crop(self, points_rc: ArrayLike) -> np.ndarray:
         """``[N, 2]`` image ``(row, col)`` -> float64 ``[N, 2]`` crop ``(row, col)``."""
         p = np.asarray(points_rc, dtype=np.float64).reshape(-1, 2)
         return (p - [self.row0, self.col0] + 0.5) * self._scale() - 0.5
 
-    def crop_to_image(self, points_rc) -> np.ndarray:
+    def crop_to_image(self, points_rc: ArrayLike) -> np.ndarray:
         """``[N, 2]`` crop ``(row, col)`` -> float64 ``[N, 2]`` image ``(row, col)``."""
         p = np.asarray(points_rc, dtype=np.float64).reshape(-1, 2)
         return (p + 0.5) / self._scale() - 0.5 + [self.row0, self.col0]
@@ -95,7 +99,7 @@ class CropTransform:
         cols = offset_table(axis_table(self.width, s, kind), self.col0, self.image_shape[1])
         return rows, cols
 
-    def crop_image(self, image) -> np.ndarray:
+    def crop_image(self, image: np.ndarray) -> np.ndarray:
         """float32 ``[S, S, 3]`` network RGB of the crop (zero outside the image). ``image``: a
         :class:`NetworkImage` or anything it accepts. Reads at most ``2S x 2S`` source pixels."""
         img = as_network_image(image)
@@ -163,7 +167,7 @@ class NetworkInput:
         return out
 
 
-def validate_prompt(prompt, image_shape) -> None:
+def validate_prompt(prompt: Prompt, image_shape: tuple[int, ...]) -> None:
     """Raise PromptError with advice unless ``prompt`` is usable on an ``(H, W)`` image."""
     if not isinstance(prompt, Prompt):
         raise PromptError(
@@ -183,7 +187,7 @@ def validate_prompt(prompt, image_shape) -> None:
         )
 
 
-def as_clicks(clicks) -> tuple[Click, ...]:
+def as_clicks(clicks: Iterable[Click]) -> tuple[Click, ...]:
     """``clicks`` as a tuple; PromptError unless each is a Click with finite (row, col)."""
     clicks = tuple(clicks)
     for c in clicks:
@@ -194,7 +198,7 @@ def as_clicks(clicks) -> tuple[Click, ...]:
     return clicks
 
 
-def check_clicks_in_crop(clicks, transform: CropTransform) -> None:
+def check_clicks_in_crop(clicks: Iterable[Click], transform: CropTransform) -> None:
     """Raise PromptError for correction clicks (image coords) outside the object's crop."""
     for c in as_clicks(clicks):
         if not transform.contains(c.row, c.col):
@@ -211,7 +215,7 @@ def box_in_crop(box: BBox, transform: CropTransform) -> tuple[float, float, floa
     return float(a), float(b), float(c), float(d)
 
 
-def default_inside(box_crop) -> tuple[float, float]:
+def default_inside(box_crop: BBox | tuple[float, float, float, float]) -> tuple[float, float]:
     """The default inside point when the user gives none: the centre of the box in crop
     coordinates. The distance transform of a rectangle peaks on its whole medial segment; the
     centre is the maximum that sits in the middle (raster-order tie-breaking would pick the top
@@ -222,7 +226,7 @@ def default_inside(box_crop) -> tuple[float, float]:
 
 
 def make_network_input(
-    rgb_image, prompt: Prompt, preprocess: PreprocessConfig | None = None
+    rgb_image: np.ndarray, prompt: Prompt, preprocess: PreprocessConfig | None = None
 ) -> NetworkInput:
     """Build the network input for one prompt.
 
@@ -250,7 +254,9 @@ def make_network_input(
     return NetworkInput(np.ascontiguousarray(x), maps, t, inside)
 
 
-def add_image_clicks(maps: np.ndarray, clicks, transform: CropTransform, sigma: float):
+def add_image_clicks(
+    maps: np.ndarray, clicks: Iterable[Click], transform: CropTransform, sigma: float
+) -> np.ndarray:
     """Add correction clicks (image ``(row, col)``, in order) to ``[2, S, S]`` click maps with
     :func:`guidance.add_click`. Returns a new float32 ``[2, S, S]`` (a copy when no clicks)."""
     out = np.array(maps, dtype=np.float32)

@@ -4,7 +4,7 @@ The 4 views are the identity, the left-right flip, the up-down flip and both (th
 dihedral group that keep the crop's axes). They are stacked along the batch axis, so one network
 call does all of them and a refinement net caches the encoder features of all 4 views once.
 Costs 4x the compute of a plain pass; on our ssTEM benchmark it moved mIoU@3 by +0.005
-(``docs/experiments.md``).
+(``docs/results.md``).
 """
 
 from __future__ import annotations

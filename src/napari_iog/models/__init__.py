@@ -1,4 +1,9 @@
-"""The IOG network (tensors in, tensors out). Importing this package imports torch."""
+"""The IOG network (tensors in, tensors out). Importing this package imports torch.
+
+Every name of a network or of weights (profiles, presets, aliases, shipped starters, released
+weights, the user's checkpoints) is looked up in :mod:`napari_iog.models.registry`; weights are
+read and written by :mod:`napari_iog.models.checkpoint`.
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 IOG predicts on the /4 grid. On the ssTEM mitochondria a perfect /4 map (area-averaged ground
 truth, bilinearly upsampled and pasted back) caps the IoU at 0.981; a /2 map at 0.999
-(``docs/experiments.md``). This head spends the backbone's stem activation, which is computed
+(``docs/results.md``). This head spends the backbone's stem activation, which is computed
 anyway, on that last factor of two:
 
 ``forward(fine [N, 1, S/4, S/4] logits, stem [N, W, S/2, S/2]) -> logits [N, 1, S/2, S/2]``

@@ -74,7 +74,7 @@ def available_starters() -> list[str]:
 
 @lru_cache(maxsize=8)
 def _card(path: str, mtime: float) -> dict:
-    from napari_iog.models.checkpoint import read_header
+    from napari_iog.models.checkpoint_file import read_header
 
     return dict(read_header(path).get("meta", {}).get("card", {}))
 
@@ -93,7 +93,7 @@ def headline_score(card: dict) -> tuple[str, float] | None:
     return None
 
 
-def image_domain(data, rgb: bool | None = None, metadata: dict | None = None) -> str:
+def image_domain(data: object, rgb: bool | None = None, metadata: dict | None = None) -> str:
     """``"aerial"`` or ``"em"`` for an image.
 
     ``data``: array-like ``[..., H, W]`` or ``[..., H, W, C]`` (numpy, dask, or the first level
@@ -133,20 +133,9 @@ def weights_domain(meta: dict) -> str | None:
     return None
 
 
-def domain_of_weights(source) -> str | None:
-    """The domain of weights ``source`` (a starter name, or a checkpoint whose provenance
-    declares one); None when unknown or unreadable (the official weights, plain state dicts)."""
-    if source in STARTERS:
-        return STARTERS[source].domain
-    from napari_iog.models.checkpoint import read_header, resolve_source
-
-    try:
-        return weights_domain(dict(read_header(resolve_source(source)).get("meta") or {}))
-    except (CheckpointError, OSError):
-        return None
-
-
-def resolve_weights(weights: str, image=None, rgb: bool | None = None, metadata=None) -> str:
+def resolve_weights(
+    weights: str, image: object = None, rgb: bool | None = None, metadata: dict | None = None
+) -> str:
     """``weights`` unchanged, except ``"auto"``: the shipped starter matching ``image`` (see
     :func:`image_domain`); StarterMissingError when that file is absent from the install."""
     if str(weights).strip().lower() != AUTO_WEIGHTS:

@@ -4,7 +4,14 @@ strict loading with readable errors. ``state_dict``: ``{name: tensor}``; shapes 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from napari_iog.config import ModelConfig
+
+if TYPE_CHECKING:
+    from napari_iog.models.iog import IOGNet
 
 _LIST_LIMIT = 5  # names shown per list in mismatch messages
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net")
@@ -42,7 +49,7 @@ def shapes(state_dict: dict) -> dict:
     return {k: tuple(v.shape) for k, v in state_dict.items()}
 
 
-def as_state_dict(obj, where: str) -> dict:
+def as_state_dict(obj: object, where: str) -> dict:
     """Unwrap ``{"state_dict": ...}`` style containers and a DataParallel ``module.`` prefix."""
     import torch
 
@@ -77,7 +84,7 @@ def _profile_signature(name: str) -> dict:
     return shapes(model.state_dict())
 
 
-def detect_profile(state_dict: dict, candidates=None) -> str:
+def detect_profile(state_dict: dict, candidates: Iterable[str] | None = None) -> str:
     """Name of the profile whose keys and shapes equal ``state_dict``'s; CheckpointError listing
     the nearest profile's differences otherwise. ``iog_points.*`` keys put refinement profiles first."""
     from napari_iog.models.profiles import PROFILES
@@ -99,7 +106,7 @@ def detect_profile(state_dict: dict, candidates=None) -> str:
     )
 
 
-def build_empty(config):
+def build_empty(config: ModelConfig) -> IOGNet:
     """An IOGNet for ``config`` with parameters on the meta device: no random init, no memory.
     Fill it with ``load_state_dict_strict`` (which assigns the loaded tensors)."""
     import torch
@@ -110,7 +117,7 @@ def build_empty(config):
         return build_model(config)
 
 
-def load_state_dict_strict(model, state_dict: dict, where: str = "the checkpoint") -> None:
+def load_state_dict_strict(model: IOGNet, state_dict: dict, where: str = "the checkpoint") -> None:
     """``model.load_state_dict(strict=True)`` with a readable CheckpointError on any mismatch.
 
     Missing ``num_batches_tracked`` buffers (old PyTorch) count as zero. A model built by

@@ -1,4 +1,4 @@
-"""Registry and local cache of released IOG weights (and of the user's own checkpoints).
+"""Released IOG weights and the local cache (with the user's own checkpoints); weights names.
 
 - Cache folder: ``$NAPARI_IOG_CACHE`` or ``pooch.os_cache("napari-iog")``; registry files sit at
   its top level, fine-tuned napari-iog checkpoints in its ``checkpoints/`` subfolder.
@@ -22,14 +22,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from napari_iog.models.checkpoint import (
-    CheckpointError,
-    atomic_write,
-    detect_profile,
-    read_header,
-    read_state_dict,
-)
+from napari_iog.fileio import atomic_write
+from napari_iog.models.checkpoint_file import read_header, read_state_dict
 from napari_iog.models.download import DownloadError, DownloadHashError, download
+from napari_iog.models.starters import STARTERS, starter_path
+from napari_iog.models.statedict import CheckpointError, detect_profile
 
 _DRIVE = "https://drive.google.com/uc?export=download&id={}"
 _LICENCE = (
@@ -102,7 +99,7 @@ def get_entry(name: str) -> WeightsEntry:
         ) from None
 
 
-def sha256_of(path, chunk: int = 1 << 20) -> str:
+def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
@@ -187,7 +184,7 @@ def fetch(name: str, progress: bool = True) -> Path:
     return got
 
 
-def import_weights(path, name: str | None = None) -> Path:
+def import_weights(path: str | Path, name: str | None = None) -> Path:
     """Copy a downloaded weights file into the cache after checking it; returns the cached path.
 
     ``name``: a registry name (default: the entry whose filename equals ``path``'s), or any other
@@ -221,16 +218,11 @@ def import_weights(path, name: str | None = None) -> Path:
     return target
 
 
-def verify(name: str) -> dict:
-    """Check the cached file of ``name``: ``{"name", "path", "size", "sha256", "status"}`` where
-    status is ``"ok"`` (published or recorded hash matches) or ``"recorded"`` (first hash kept)."""
-    from napari_iog.models.checkpoint import load_model
-    from napari_iog.models.starters import STARTERS, starter_path
-
-    local = starter_path(name) if name in STARTERS else user_checkpoints().get(name)
-    if local is not None:  # our format: loading checks the content hash of every tensor
-        load_model(local, device="cpu")
-        return {"name": name, "path": str(local), "size": local.stat().st_size, "status": "ok"}
+def verify_release(name: str) -> dict:
+    """Check the cached file of released weights ``name`` against its published (or first
+    recorded) size and sha256: ``{"name", "path", "size", "sha256", "status"}``, status ``"ok"``
+    or ``"recorded"`` (no hash was known: this one is kept). ``models.registry.verify`` checks
+    any weights name."""
     entry = get_entry(name)
     path = cache_dir() / entry.filename
     if not path.is_file():
@@ -261,3 +253,32 @@ def user_checkpoints() -> dict[str, Path]:
         for p in sorted(folder.iterdir())
         if p.suffix in CHECKPOINT_SUFFIXES and p.is_file()
     }
+
+
+def resolve_source(source: str | Path) -> Path:
+    """The file of weights ``source``: an existing path, else a shipped starter's, a released
+    weights name's (downloaded if absent: :func:`fetch`) or a cached user checkpoint's."""
+    path = Path(os.path.expanduser(str(source)))
+    if path.exists():
+        return path
+    if os.sep in str(source) or path.suffix in (".pt", ".pth", ".ckpt", ".tar"):
+        read_header(path)  # raises "does not exist" with advice
+    if str(source) in STARTERS:
+        return starter_path(str(source))
+    if str(source) in REGISTRY:
+        return fetch(str(source))
+    user = user_checkpoints()
+    if str(source) in user:
+        return user[str(source)]
+    known = ", ".join(list(STARTERS) + list(REGISTRY) + list(user))
+    raise CheckpointError(
+        f"{str(source)!r} is neither an existing file nor a known weights name ({known}). "
+        "Check the path, or see `napari-iog weights list`."
+    )
+
+
+def install_checkpoint(ckpt: str | Path) -> Path:
+    """Copy checkpoint ``ckpt`` into the weights cache as ``<its stem>`` (atomic, format-checked:
+    :func:`import_weights`), where ``--weights NAME`` and the annotator find it; returns the
+    cached path."""
+    return import_weights(ckpt, Path(ckpt).stem)

@@ -29,13 +29,25 @@ def epoch_order(seed: int, epoch: int, n_objects: int, n_samples: int) -> np.nda
 
 
 def batch_keys(
-    seed: int, n_objects: int, batch: int, steps_per_epoch: int, epoch0: int, epochs: int
+    seed: int,
+    n_objects: int,
+    batch: int,
+    steps_per_epoch: int,
+    epoch0: int,
+    epochs: int,
+    rank: int = 0,
+    world: int = 1,
 ) -> Iterator[list[tuple[int, int, int, int]]]:
-    """Keys ``(object, epoch, step, slot)`` of every batch from epoch ``epoch0`` on, in order."""
+    """Keys ``(object, epoch, step, slot)`` of every batch of process ``rank`` of ``world``
+    (``training.distributed``) from epoch ``epoch0`` on, in order. Each step takes ``world x
+    batch`` consecutive entries of the epoch's order; process ``rank`` gets the ``rank``-th
+    ``batch`` of them (slots ``rank * batch ...``), so no two processes cut the same sample and
+    one process (``world == 1``) gets what it always did."""
     for epoch in range(epoch0, epochs):
-        order = epoch_order(seed, epoch, n_objects, steps_per_epoch * batch)
+        order = epoch_order(seed, epoch, n_objects, steps_per_epoch * batch * world)
         for s in range(steps_per_epoch):
-            yield [(int(order[s * batch + j]), epoch, s, j) for j in range(batch)]
+            base = (s * world + rank) * batch
+            yield [(int(order[base + j]), epoch, s, rank * batch + j) for j in range(batch)]
 
 
 class SampleJobs:
@@ -54,16 +66,17 @@ class SampleJobs:
 SPAWN_COPIES_BYTES = 2 << 30  # spawned workers hold a copy of the planes each: 2 GiB in all
 
 
-def auto_workers(workers: int | None, device, copy_bytes: int = 0) -> int:
+def auto_workers(workers: int | None, device, copy_bytes: int = 0, procs: int = 1) -> int:
     """``workers`` as given, or for ``None``: 0 on a CPU (workers would take the cores the step
-    needs), ``min(8, cores - 1)`` on CUDA. ``copy_bytes``: what each worker must copy (the
-    training planes, for spawned workers; 0 for forked ones, which share them): automatic
-    workers stop at ``SPAWN_COPIES_BYTES`` of copies in all (at least 1 worker)."""
+    needs), ``min(8, cores / procs - 1)`` on CUDA (``procs``: training processes on this node,
+    torchrun's ``LOCAL_WORLD_SIZE``). ``copy_bytes``: what each worker must copy (the training
+    planes, for spawned workers; 0 for forked ones, which share them): automatic workers stop at
+    ``SPAWN_COPIES_BYTES`` of copies in all (at least 1 worker)."""
     if workers is not None:
         return max(0, int(workers))
     if getattr(device, "type", str(device)) != "cuda":
         return 0
-    n = max(0, min(8, (os.cpu_count() or 1) - 1))
+    n = max(0, min(8, (os.cpu_count() or 1) // max(1, procs) - 1))
     if copy_bytes > 0 and n > 0:
         n = max(1, min(n, SPAWN_COPIES_BYTES // copy_bytes))
     return n

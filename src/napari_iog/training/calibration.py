@@ -2,7 +2,7 @@
 
 The networks trained here put their 0.5 level slightly inside the contour their annotators drew:
 on ssTEM the IoU-optimal threshold was 0.25-0.35 on every set of objects drawn the way the
-training objects were (docs/experiments.md, "The mask threshold"). :func:`fit_threshold` measures the mean IoU (3 IOG clicks, the
+training objects were (docs/results.md, "The mask threshold"). :func:`fit_threshold` measures the mean IoU (3 IOG clicks, the
 annotator's pipeline) of the validation objects at each of :data:`THRESHOLDS` and rewrites the
 checkpoint with the best one as ``PreprocessConfig.threshold``, its curve in
 ``meta["threshold_calibration"]``. It only moves the threshold if that gains at least

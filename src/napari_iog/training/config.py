@@ -1,18 +1,27 @@
-"""``FinetuneConfig``: every knob of a fine-tuning run, as one frozen dataclass (JSON round-trip).
+"""``FinetuneConfig``: every knob of a fine-tuning run, one frozen dataclass (JSON round-trip).
 
-Defaults are the few-shot recipe (AdamW, cosine decay, refinement clicks simulated); the paper's
-recipe is ``FinetuneConfig.paper()`` (SGD momentum 0.9, wd 5e-4, constant lr, plain BCE).
+The one source of the fine-tuning defaults: the CLI's options (``napari-iog finetune``, the
+benchmark scripts) and the napari widget's initial values are generated from these fields; each
+field's ``metadata`` holds its help text (``"help"``) and, where they differ from the field name,
+its command-line flag (``"flag"``) and choices. The defaults are the measured few-shot recipe
+(AdamW lr 2e-3, cosine decay, simulated refinement clicks, the top-down augmentation, the
+threshold fitted after training; ``docs/finetuning.md``); the paper's optimiser and loss are
+``FinetuneConfig.paper()`` (SGD momentum 0.9, wd 5e-4, constant lr, plain BCE).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from ..data.augment import AugmentConfig
 
 OPTIMIZERS = ("adamw", "sgd")
 LOSSES = ("bce", "balanced")
 SCHEDULES = ("cosine", "constant")
 KEEPS = ("auto", "best", "last")
+CLOCKS = ("wall", "cpu")
 MIN_VAL_FOR_BEST = 10  # fewer validation objects: picking the "best" epoch picks noise
+PAPER_LR = 2.6e-3  # the paper's SGD lr 1e-8 x 512^2 for a mean-reduced loss
 
 
 class TrainingError(ValueError):
@@ -23,152 +32,133 @@ class DivergedError(TrainingError):
     """The network's weights or predictions are NaN or infinite (``training.diverge``)."""
 
 
+def _opt(default, help: str, **more):
+    """A dataclass field with its command-line help (``more``: flag, choices, metavar...)."""
+    return field(default=default, metadata={"help": help, **more})
+
+
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """Fine-tuning settings.
+    """Fine-tuning settings; every field's help is in its ``metadata["help"]``.
 
-    - ``epochs`` x ``samples_per_epoch`` augmented object samples (``None`` = one pass over the
-      training objects); validation after every epoch; ``patience`` epochs without a better
-      validation IoU stop the run (0 = never).
-    - ``keep``: which weights the checkpoint holds: ``"best"`` validation epoch, ``"last"``
-      epoch (rewritten after every epoch), or ``"auto"``: best with >= ``MIN_VAL_FOR_BEST``
-      validation objects, else last (with 1-3 validation objects the "best" epoch is a lottery,
-      while the cosine schedule has annealed the last one; docs/experiments.md, aerial).
-    - ``max_minutes``: time budget (the kept checkpoint stays); ``None`` = no limit.
-      ``budget_clock="wall"`` counts wall-clock time; ``"cpu"`` counts this process's CPU time
-      divided by its torch threads (the time the run would take on an idle machine; use it on a
-      shared CPU). ``max_wall_minutes`` is a hard wall-clock cap in either case.
-    - ``refine_prob``: fraction of batches trained with 1..``max_refine_clicks`` simulated
-      corrective clicks (refinement networks only), as in the official ``train_refine.py``.
-    - ``box_jitter``: fraction of the box side each edge moves at random (user imprecision).
-    - ``device``: "auto" (CUDA if available), "cpu", "cuda", "cuda:1"...; ``amp``: mixed
-      precision, bfloat16 on CUDA (float16 + gradient scaling on GPUs older than Ampere) and on
-      CPUs with native bfloat16 (AVX512-BF16/AMX), float32 elsewhere (``training.precision``).
-    - Augmentation (``augment``): horizontal flip, ``scale``, ``rotate`` (degrees, +-) as in the
-      paper; ``vflip`` adds vertical flips and ``intensity`` a +-fraction brightness/contrast
-      jitter (both off by default: orientation-free data such as EM benefits, photos may not);
-      ``elastic`` > 0 adds an elastic deformation of that RMS displacement in window px.
-    - ``ema_decay``: > 0 keeps an exponential moving average of the weights (and BatchNorm
-      statistics), ``torch.optim.swa_utils.AveragedModel``; validation and checkpoints use the
-      average (0 = off, the raw weights as in the paper).
-    - ``workers``: processes that cut the augmented samples ahead of the training step
-      (``training.batches``; the batches are the same for any number). 0 = in the training
-      process, the default: on a CPU, workers take the cores the step needs. ``None`` = auto:
-      0 on a CPU, ``min(8, cores - 1)`` on CUDA, where cutting samples is the bottleneck.
-    - ``calibrate_threshold``: after training, set the checkpoint's mask threshold to the one
-      with the best mean IoU on the validation objects (``training.calibration``; needs >=
-      ``MIN_VAL_FOR_BEST`` of them). Off = the 0.5 of the paper.
-    - ``keep_start``: validate the start weights before training; if no kept epoch beats them,
-      the checkpoint holds the start weights (``training.start_guard``): a run never ends with
-      a model worse than its start on the held-out objects.
-    - ``iou_weight``: adds ``iou_weight x`` soft-IoU loss (1 - soft Jaccard) of the fine output
-      to the paper's BCE (0 = the paper's loss).
+    ``epochs`` x ``samples_per_epoch`` augmented object samples, validation after every epoch.
+    ``keep`` chooses which weights the checkpoint holds (``"auto"``: the best validation epoch
+    with >= ``MIN_VAL_FOR_BEST`` validation objects, else the last: with 1-3 of them the "best"
+    epoch is a lottery). ``max_minutes`` is a time budget counted on ``budget_clock`` (``"cpu"``:
+    this process's CPU time / its torch threads, what the run would take on an idle machine).
+    ``augment`` is the nested :class:`~napari_iog.data.augment.AugmentConfig`. ``keep_start``:
+    the start weights are validated first and kept unless an epoch beats them
+    (``training.start_guard``). Under ``torchrun`` the batch is per process
+    (``training.distributed``).
     """
 
-    epochs: int = 30
-    samples_per_epoch: int | None = 256
-    batch_size: int = 8
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    optimizer: str = "adamw"
-    momentum: float = 0.9
-    schedule: str = "cosine"
-    loss: str = "bce"
-    freeze_backbone: bool = False
-    refine_prob: float = 0.5
-    max_refine_clicks: int = 3
-    box_jitter: float = 0.05
-    min_area: int = 50
-    val_fraction: float = 0.15
-    val_max_objects: int = 64
-    patience: int = 0
-    keep: str = "auto"
-    max_minutes: float | None = None
-    budget_clock: str = "wall"
-    max_wall_minutes: float | None = None
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True
-    num_threads: int | None = None
-    augment: bool = True
-    scale: tuple[float, float] = (0.75, 1.25)
-    rotate: float = 20.0
-    vflip: bool = False
-    intensity: float = 0.0
-    elastic: float = 0.0
-    iou_weight: float = 0.0
-    ema_decay: float = 0.0
-    workers: int | None = 0
-    calibrate_threshold: bool = False
-    keep_start: bool = True
+    epochs: int = _opt(30, "maximum epochs; with --minutes the budget usually ends the run first")
+    samples_per_epoch: int | None = _opt(
+        256, "augmented object samples per epoch, then validation (None: one pass)"
+    )
+    batch_size: int = _opt(8, "samples per step (per process under torchrun)")
+    lr: float = _opt(2e-3, "learning rate (AdamW; --optimizer sgd: 2.6e-3 unless given)")
+    weight_decay: float = _opt(1e-4, "weight decay")
+    optimizer: str = _opt("adamw", "adamw (default) or sgd = the paper's, constant lr",
+                          choices=OPTIMIZERS)  # fmt: skip
+    momentum: float = _opt(0.9, "SGD momentum")
+    schedule: str = _opt("cosine", "lr schedule: cosine decay to 2 % or constant",
+                         choices=SCHEDULES)  # fmt: skip
+    loss: str = _opt("bce", "bce (paper) or balanced = class-balanced BCE (DEXTR)", choices=LOSSES)
+    freeze_backbone: bool = _opt(False, "train the decoder only (BatchNorm statistics frozen)")
+    refine_prob: float = _opt(0.5, "fraction of batches trained with simulated corrective clicks "
+                              "(refinement networks; 0.5 = the official recipe)", metavar="P")  # fmt: skip
+    max_refine_clicks: int = _opt(3, "at most this many simulated corrective clicks per batch")
+    box_jitter: float = _opt(0.05, "training boxes: each edge moves by up to this fraction of the "
+                             "side (max 10 px), as users draw them (0 = exact boxes)",
+                             metavar="FRAC")  # fmt: skip
+    min_area: int = _opt(50, "skip smaller objects (pixels)")
+    val_fraction: float = _opt(0.1, "share of the objects held out for validation")
+    val_max_objects: int = _opt(64, "validate on at most this many objects")
+    patience: int = _opt(0, "early stop after N epochs without progress (0 = never)")
+    keep: str = _opt("auto", f"checkpoint the best validation epoch or the last one (auto: best "
+                     f"with >= {MIN_VAL_FOR_BEST} validation objects, else last)",
+                     choices=KEEPS)  # fmt: skip
+    max_minutes: float | None = _opt(None, "time budget, counted on --clock (the kept checkpoint "
+                                     "stays)", flag="--minutes", gui_default=2.0)  # fmt: skip
+    budget_clock: str = _opt("wall", "what --minutes counts: wall = wall-clock time; cpu = this "
+                             "process's CPU time / its threads, the same amount of training "
+                             "however busy the machine is", flag="--clock",
+                             choices=CLOCKS)  # fmt: skip
+    max_wall_minutes: float | None = _opt(None, "hard wall-clock cap on top of --minutes")
+    seed: int = _opt(0, "seeds the start weights of a random init, object order, augmentation, "
+                     "simulated clicks")  # fmt: skip
+    device: str = _opt("auto", "auto (CUDA if available), cpu, cuda, cuda:1 (torchrun: the "
+                       "process's own GPU)")  # fmt: skip
+    amp: bool = _opt(True, "mixed precision: bfloat16 on CUDA (float16 before Ampere) and on "
+                     "CPUs with AVX512-BF16/AMX (--no-amp = float32)")  # fmt: skip
+    num_threads: int | None = _opt(None, "torch threads (default: torch's)", flag="--threads")
+    augment: AugmentConfig = field(default_factory=AugmentConfig.top_down,
+                                   metadata={"help": "augmentation (nested)"})  # fmt: skip
+    iou_weight: float = _opt(0.0, "add this x soft-IoU loss of the fine output (0 = paper loss)")
+    ema_decay: float = _opt(0.0, "validate/save an exponential moving average of the weights, "
+                            "e.g. 0.995 (0 = off)", flag="--ema", metavar="DECAY")  # fmt: skip
+    workers: int | None = _opt(None, "processes that cut training samples ahead of the step "
+                               "(default: 0 on a CPU, min(8, cores - 1) on CUDA)",
+                               metavar="N")  # fmt: skip
+    calibrate_threshold: bool = _opt(True, "after training, set the mask threshold to the one "
+                                     "with the best validation IoU (needs >= "
+                                     f"{MIN_VAL_FOR_BEST} validation objects; "
+                                     "--no-calibrate-threshold keeps 0.5)")  # fmt: skip
+    keep_start: bool = _opt(True, "keep the start weights unless an epoch beats their "
+                            "validation score")  # fmt: skip
 
     def __post_init__(self):
-        checks = [
-            (
-                self.optimizer in OPTIMIZERS,
-                f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}",
-            ),
-            (self.keep in KEEPS, f"keep must be one of {KEEPS}, got {self.keep!r}"),
-            (self.loss in LOSSES, f"loss must be one of {LOSSES}, got {self.loss!r}"),
-            (
-                self.schedule in SCHEDULES,
-                f"schedule must be one of {SCHEDULES}, got {self.schedule!r}",
-            ),
+        if isinstance(self.augment, dict):  # from JSON / to_dict()
+            aug = {k: tuple(v) if isinstance(v, list) else v for k, v in self.augment.items()}
+            object.__setattr__(self, "augment", AugmentConfig(**aug))
+        if isinstance(self.augment, bool):  # False = no augmentation at all
+            object.__setattr__(
+                self, "augment", AugmentConfig.top_down() if self.augment else AugmentConfig.off()
+            )
+        for ok, msg in self._checks():
+            if not ok:
+                raise TrainingError(msg + ".")
+
+    def _checks(self):
+        def one_of(name, allowed):
+            value = getattr(self, name)
+            return value in allowed, f"{name} must be one of {allowed}, got {value!r}"
+
+        a = self.augment
+        return [
+            one_of("optimizer", OPTIMIZERS),
+            one_of("keep", KEEPS),
+            one_of("loss", LOSSES),
+            one_of("schedule", SCHEDULES),
+            one_of("budget_clock", CLOCKS),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (self.lr > 0, f"lr must be > 0, got {self.lr}"),
-            (
-                0.0 <= self.refine_prob <= 1.0,
-                f"refine_prob must be in [0, 1], got {self.refine_prob}",
-            ),
-            (
-                0.0 <= self.val_fraction < 1.0,
-                f"val_fraction must be in [0, 1), got {self.val_fraction}",
-            ),
-            (
-                self.budget_clock in ("wall", "cpu"),
-                f"budget_clock must be 'wall' or 'cpu', got {self.budget_clock!r}",
-            ),
+            (0.0 <= self.refine_prob <= 1.0, f"refine_prob must be in [0, 1], got {self.refine_prob}"),
+            (0.0 <= self.val_fraction < 1.0, f"val_fraction must be in [0, 1), got {self.val_fraction}"),
             (0.0 <= self.ema_decay < 1.0, f"ema_decay must be in [0, 1), got {self.ema_decay}"),
             (self.iou_weight >= 0, f"iou_weight must be >= 0, got {self.iou_weight}"),
-            (
-                0.0 <= self.intensity < 1.0,
-                f"intensity must be in [0, 1), got {self.intensity}",
-            ),
-            (self.elastic >= 0, f"elastic must be >= 0 px, got {self.elastic}"),
-            (
-                0.0 <= self.box_jitter < 0.5,
-                f"box_jitter must be in [0, 0.5) (a fraction of the side), got {self.box_jitter}",
-            ),
-            (
-                self.workers is None or self.workers >= 0,
-                f"workers must be >= 0 (or None = auto), got {self.workers}",
-            ),
-            (
-                self.samples_per_epoch is None or self.samples_per_epoch >= 1,
-                "samples_per_epoch must be >= 1",
-            ),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise TrainingError(msg + ".")
+            (0.0 <= a.intensity < 1.0, f"intensity must be in [0, 1), got {a.intensity}"),
+            (a.elastic >= 0, f"elastic must be >= 0 px, got {a.elastic}"),
+            (0.0 <= self.box_jitter < 0.5,
+             f"box_jitter must be in [0, 0.5) (a fraction of the side), got {self.box_jitter}"),
+            (self.workers is None or self.workers >= 0,
+             f"workers must be >= 0 (or None = auto), got {self.workers}"),
+            (self.samples_per_epoch is None or self.samples_per_epoch >= 1,
+             "samples_per_epoch must be >= 1"),
+        ]  # fmt: skip
 
     @classmethod
     def paper(cls, **kw) -> FinetuneConfig:
         """The official recipe's optimiser and loss (lr rescaled for a mean-reduced loss)."""
-        base = dict(
-            optimizer="sgd",
-            lr=2.6e-3,
-            weight_decay=5e-4,
-            momentum=0.9,
-            schedule="constant",
-            loss="bce",
-            box_jitter=0.0,
-        )
+        base = dict(optimizer="sgd", lr=PAPER_LR, weight_decay=5e-4, momentum=0.9,
+                    schedule="constant", loss="bce", box_jitter=0.0)  # fmt: skip
         base.update(kw)
         return cls(**base)
 
     def to_dict(self) -> dict:
+        """JSON-ready dict (``augment`` nested); :meth:`from_dict` reads it back."""
         return asdict(self)
 
     @classmethod
@@ -185,50 +175,6 @@ class FinetuneConfig:
         return replace(self, **kw)
 
 
-def add_augment_args(ap, calibrate_threshold: bool = False) -> None:
-    """Augmentation, loss, precision, kept-checkpoint and threshold options shared by
-    ``napari-iog finetune`` (threshold calibration on by default) and the benchmark scripts
-    (off: the fixed 0.5 of the evaluation protocol)."""
-    ap.add_argument("--rotate", type=float, default=20.0, help="max rotation, degrees (paper: 20)")
-    from argparse import BooleanOptionalAction
-
-    ap.add_argument("--vflip", action=BooleanOptionalAction, default=False,
-                    help="also flip vertically (EM, aerial)")  # fmt: skip
-    ap.add_argument("--intensity", type=float, default=0.0,
-                    help="+-fraction brightness/contrast jitter (0 = off, as the paper)")  # fmt: skip
-    ap.add_argument("--elastic", type=float, default=0.0, metavar="PX",
-                    help="elastic deformation, RMS displacement in px (0 = off, as the paper)")  # fmt: skip
-    ap.add_argument("--box-jitter", type=float, default=0.05, metavar="FRAC",
-                    help="training boxes: each edge moves by up to this fraction of the side "
-                    "(max 10 px), as users draw them (0 = exact boxes)")  # fmt: skip
-    ap.add_argument("--iou-weight", type=float, default=0.0,
-                    help="add this x soft-IoU loss of the fine output (0 = paper loss)")  # fmt: skip
-    ap.add_argument("--refine-prob", type=float, default=0.5, metavar="P",
-                    help="fraction of batches trained with simulated corrective clicks "
-                    "(refinement networks; 0.5 = the official recipe)")  # fmt: skip
-    ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
-                    help="validate/save an exponential moving average of the weights, e.g. "
-                    "0.995 (0 = off)")  # fmt: skip
-    ap.add_argument("--amp", action=BooleanOptionalAction, default=True,
-                    help="mixed precision: bfloat16 on CUDA (float16 before Ampere) and on CPUs "
-                    "with AVX512-BF16/AMX (--no-amp = float32)")  # fmt: skip
-    ap.add_argument("--workers", type=int, default=None, metavar="N",
-                    help="processes that cut training samples ahead of the step (default: 0 on "
-                    "a CPU, min(8, cores - 1) on CUDA)")  # fmt: skip
-    ap.add_argument("--calibrate-threshold", action=BooleanOptionalAction,
-                    default=calibrate_threshold,
-                    help="after training, set the mask threshold to the one with the best "
-                    f"validation IoU (needs >= {MIN_VAL_FOR_BEST} validation objects; "
-                    "--no-calibrate-threshold keeps 0.5)")  # fmt: skip
-    ap.add_argument("--keep", choices=KEEPS, default="auto",
-                    help=f"checkpoint the best validation epoch or the last one (auto: best with "
-                    f">= {MIN_VAL_FOR_BEST} validation objects, else last)")  # fmt: skip
-
-
-def augment_kwargs(args) -> dict:
-    """FinetuneConfig keywords of :func:`add_augment_args`' options."""
-    return dict(rotate=args.rotate, vflip=args.vflip, intensity=args.intensity, keep=args.keep,
-                iou_weight=args.iou_weight, ema_decay=args.ema, amp=args.amp,
-                refine_prob=args.refine_prob, elastic=args.elastic,
-                box_jitter=args.box_jitter, workers=args.workers,
-                calibrate_threshold=args.calibrate_threshold)  # fmt: skip
+def field_meta(name: str, cls=FinetuneConfig) -> dict:
+    """The metadata (``help``, ``flag``, ``gui_default``...) of field ``name`` of ``cls``."""
+    return dict(next(f.metadata for f in fields(cls) if f.name == name))

@@ -1,50 +1,13 @@
-"""Fine-tuning presets: model + input-pipeline pairs tuned for training on a CPU.
-
-``cpu-light`` is the profile of the few-shot benchmarks (``docs/experiments.md``): the ResNet-18
-layout at half width (stem 32) with a light decoder, 192 px crops, relax 20 px, and the mask
-clipped to the user's box. Every other name is looked up in ``napari_iog.models.PROFILES``.
-Same classes as every profile (``IOGNet``), only smaller numbers.
+"""The start of a fine-tuning run: its start weights (``resolve_start``) and network
+(``start_model``). Network names (profiles, the ``cpu-light`` preset, aliases) are looked up in
+the one model registry, :mod:`napari_iog.models.registry`.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from ..config import AUTO_WEIGHTS, ModelConfig, PreprocessConfig
-
-PRESETS: dict[str, tuple[ModelConfig, PreprocessConfig]] = {
-    "cpu-light": (
-        ModelConfig(
-            backbone="resnet18",
-            width=32,
-            psp_out=128,
-            decoder_channels=64,
-            fine_channels=32,
-            click_channels=32,
-            refinement=True,
-        ),
-        PreprocessConfig(crop_size=192, relax=20, sigma=10.0, pad_pixel=10, clip_to_box=True),
-    ),
-}
-
-
-def resolve_profile(name: str) -> tuple[ModelConfig, PreprocessConfig]:
-    """``(ModelConfig, PreprocessConfig)`` of a preset or of a model profile name."""
-    if name in PRESETS:
-        return PRESETS[name]
-    from ..models.profiles import PROFILES
-
-    if name not in PROFILES:
-        raise ValueError(
-            f"Unknown profile {name!r}; choose one of: {', '.join([*PRESETS, *PROFILES])}."
-        )
-    return PROFILES[name]
-
-
-def profile_names() -> list[str]:
-    from ..models.profiles import PROFILES
-
-    return [*PRESETS, *PROFILES]
+from ..config import AUTO_WEIGHTS, PreprocessConfig
 
 
 def unfitted(preprocess: PreprocessConfig) -> PreprocessConfig:
@@ -86,6 +49,7 @@ def start_model(weights, profile: str, seed: int = 0):
         loaded = load_model(weights, device="cpu")
         return loaded.model, unfitted(loaded.preprocess), str(weights)
     from ..models import build_model
+    from ..models.registry import resolve_profile
 
     mc, pre = resolve_profile(profile)
     return build_model(mc, seed=seed), pre, f"random init ({profile}, seed {seed})"

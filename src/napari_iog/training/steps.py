@@ -13,22 +13,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..devices import resolve_device  # noqa: F401  (the one rule; re-exported)
 from ..inference.guidance import add_click
 from .config import DivergedError, FinetuneConfig, TrainingError
 from .losses import iog_loss
-
-
-def resolve_device(device: str = "auto"):
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingError(
-            f"Device {device!r} was asked for but CUDA is not available; use 'cpu' or 'auto'."
-        )
-    return dev
 
 
 @contextmanager
@@ -79,44 +67,61 @@ def _refined_maps(model, feats, x, target, n_clicks: int, sigma: float, first_pr
     return torch.from_numpy(maps).to(x.device)
 
 
-def train_step(
-    model,
-    opt,
-    batch,
-    cfg: FinetuneConfig,
-    device,
-    sigma: float,
-    refine_clicks: int = 0,
-    scaler=None,
-    amp_dtype=None,
-) -> float:
-    """Forward/backward/step on one batch; returns the loss (float).
+def step_loss(model, x, y, cfg: FinetuneConfig, sigma: float, refine_clicks: int = 0):
+    """The training loss of one batch (a 0-d tensor with grad).
 
     Plain: loss on the 3-click output. With ``refine_clicks = n > 0`` (refinement nets): the
     backbone runs once, ``n`` corrective clicks are simulated from the predictions, and the loss
     is ``0.5 * loss(3 clicks) + 0.5 * loss(3 + n clicks)`` (official ``train_refine.py`` style).
-    ``amp_dtype``: autocast dtype (``training.precision.autocast_dtype``; None = float32);
-    ``scaler``: the GradScaler that float16 needs.
-    """
+    ``x`` float32 ``[B, 5, S, S]``, ``y`` float32 ``[B, 1, S, S]`` on the model's device."""
+    balanced = cfg.loss == "balanced"
+    feats = model.encode(x)
+    out0 = model.decode(feats, x[:, 3:5] if model.is_refinement else None, out_size=x.shape[-2:])
+    loss = iog_loss(out0, y, balanced=balanced, iou_weight=cfg.iou_weight)
+    if refine_clicks > 0 and model.is_refinement:
+        pred0 = (out0.fine[:, 0] > 0).detach().cpu().numpy()
+        maps = _refined_maps(model, feats, x, y, refine_clicks, sigma, pred0)
+        out1 = model.decode(feats, maps, out_size=x.shape[-2:])
+        loss = 0.5 * loss + 0.5 * iog_loss(out1, y, balanced=balanced, iou_weight=cfg.iou_weight)
+    return loss
+
+
+_LOSS_MODULE = None
+
+
+def loss_module(model, cfg: FinetuneConfig, sigma: float):
+    """``model`` inside an ``nn.Module`` whose ``forward(x, y, refine_clicks)`` is
+    :func:`step_loss`: what ``DistributedDataParallel`` wraps (its gradient hooks need the whole
+    step to run through one ``forward``). Shares ``model``'s parameters."""
+    global _LOSS_MODULE
+    import torch
+
+    if _LOSS_MODULE is None:
+
+        class StepLoss(torch.nn.Module):
+            def __init__(self, net, cfg, sigma):
+                super().__init__()
+                self.net, self.cfg, self.sigma = net, cfg, sigma
+
+            def forward(self, x, y, refine_clicks: int = 0):
+                return step_loss(self.net, x, y, self.cfg, self.sigma, refine_clicks)
+
+        _LOSS_MODULE = StepLoss
+    return _LOSS_MODULE(model, cfg, sigma)
+
+
+def train_step(loss_net, opt, batch, device, refine_clicks: int = 0, scaler=None, amp_dtype=None):
+    """Forward/backward/step on one batch with ``loss_net`` (:func:`loss_module`, possibly in
+    DistributedDataParallel); returns this process's loss (float). ``amp_dtype``: autocast
+    dtype (``training.precision.autocast_dtype``; None = float32); ``scaler``: the GradScaler
+    that float16 needs."""
     import torch
 
     x, y, _ = (t.to(device, non_blocking=True) for t in batch)
     x = x.contiguous(memory_format=torch.channels_last)
-    balanced = cfg.loss == "balanced"
     with oom_guard(x.shape[0], x.shape[-1]):
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            feats = model.encode(x)
-            out0 = model.decode(
-                feats, x[:, 3:5] if model.is_refinement else None, out_size=x.shape[-2:]
-            )
-            loss = iog_loss(out0, y, balanced=balanced, iou_weight=cfg.iou_weight)
-            if refine_clicks > 0 and model.is_refinement:
-                pred0 = (out0.fine[:, 0] > 0).detach().cpu().numpy()
-                maps = _refined_maps(model, feats, x, y, refine_clicks, sigma, pred0)
-                out1 = model.decode(feats, maps, out_size=x.shape[-2:])
-                loss = 0.5 * loss + 0.5 * iog_loss(
-                    out1, y, balanced=balanced, iou_weight=cfg.iou_weight
-                )
+            loss = loss_net(x, y, refine_clicks)
         opt.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()

@@ -1,6 +1,12 @@
-"""Few-shot experiment driver shared by ``benchmarks/*_fewshot.py``: train on some planes, evaluate
-IOG and the baselines on other planes with the simulated-click protocol, write the results JSON
-(keys: ``miou_at_3, noc85, noc90, n_objects, baselines, train_seconds, device, command``...).
+"""The benchmark harness shared by ``benchmarks/*_fewshot.py``, ``starter_*.py`` and
+``propagation.py`` (lab code, not part of the installed package): evaluate IOG and the baselines
+with the simulated-click protocol (:func:`napari_iog.evaluation.runner.evaluate_methods`), the
+boundary-tolerant passes, and the results JSON (keys: ``miou_at_3, noc85, noc90, n_objects,
+baselines, train_seconds, device, command``...) with the per-object report next to it.
+
+Scripts import it as ``harness`` (``python benchmarks/NAME.py`` puts ``benchmarks/`` first on
+the path); tests as ``benchmarks.harness``. The training half: ``benchmarks/fewshot.py`` (options,
+``run_fewshot``) and ``napari_iog.evaluation.experiment_training`` (``train_or_load``).
 """
 
 from __future__ import annotations
@@ -8,74 +14,51 @@ from __future__ import annotations
 import json
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from ..words import count
-from .experiment_training import (  # noqa: F401  (the scripts' one entry point)
-    add_training_args,
-    override_configs,
+from napari_iog.evaluation.experiment_training import (  # noqa: F401  (re-exported)
     train_logger,
     train_or_load,
-    training_config,
 )
-from .protocol import EvalConfig, run_evaluation
-
-BASELINES = ("box fill", "random walker", "grabcut")
-
-
-def parse_baselines(text: str) -> list[str]:
-    """``"box fill, random walker"`` -> ``["box fill", "random walker"]`` (a ``--baselines``
-    option); ``"none"`` -> ``[]``. ValueError names the choices for anything else."""
-    if text.strip().lower() == "none":
-        return []
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(BASELINES))
-    if unknown:
-        raise ValueError(f"Unknown baselines {unknown}; use {','.join(BASELINES)!r} or 'none'.")
-    return names
+from napari_iog.evaluation.protocol import EvalConfig
+from napari_iog.evaluation.runner import (  # noqa: F401  (re-exported for the scripts)
+    BASELINES,
+    baseline_predictors,
+    evaluate_methods,
+    parse_baselines,
+)
+from napari_iog.models.weights import install_checkpoint as _install
+from napari_iog.words import count
 
 
-def baseline_predictors(preprocess, names=BASELINES) -> dict:
-    """``{name: predictor}`` for the classical baselines that are available here."""
-    from ..inference import BoxFillPredictor, RandomWalkerPredictor
-    from .grabcut import GrabCutPredictor, grabcut_available
-
-    out = {}
-    for n in names:
-        if n == "box fill":
-            out[n] = BoxFillPredictor(preprocess)
-        elif n == "random walker":
-            out[n] = RandomWalkerPredictor(preprocess)
-        elif n == "grabcut" and grabcut_available():
-            out[n] = GrabCutPredictor(preprocess)
-    return out
-
-
-def _progress(name: str, log):
-    state = {"t": 0.0}
-
-    def cb(ev):
-        now = time.perf_counter()
-        if ev.done == ev.total or now - state["t"] > 15:
-            state["t"] = now
-            log(f"  eval {name}: {ev.done}/{count(ev.total, 'object')}")
-
-    return cb
+def _progress(name: str, ev, state: dict, log) -> None:
+    now = time.perf_counter()
+    if ev.done == ev.total or now - state["t"] > 15:
+        state["t"] = now
+        log(f"  eval {name}: {ev.done}/{count(ev.total, 'object')}")
 
 
 def evaluate_all(predictors: dict, images, labels, cfg: EvalConfig, log=print) -> list:
-    """Run the protocol for every ``{name: predictor}``; returns the ``EvalResult`` list."""
-    results = []
-    for name, pred in predictors.items():
-        t0 = time.perf_counter()
-        res = run_evaluation(pred, images, labels, cfg, name=name, progress=_progress(name, log))
-        s = res.summary()
-        log(
-            f"{name}: mIoU@3 {s['miou_at_3']:.4f}  mIoU@6 {s['miou_after_3_corrections']:.4f}  "
-            f"NoC@85 {s['noc85']:.2f}  NoC@90 {s['noc90']:.2f}  ({time.perf_counter() - t0:.0f} s)"
-        )
-        results.append(res)
-    return results
+    """:func:`napari_iog.evaluation.runner.evaluate_methods` with a log line every 15 s and a
+    summary line per method; returns the ``EvalResult`` list."""
+    state = {"t": 0.0, "t0": 0.0}
+
+    def on(ev) -> None:
+        now = time.perf_counter()
+        if ev.kind == "start":
+            state["t0"] = now
+        elif ev.kind == "object":
+            _progress(ev.method, ev.event, state, log)
+        else:
+            s = ev.result.summary()
+            log(
+                f"{ev.method}: mIoU@3 {s['miou_at_3']:.4f}  "
+                f"mIoU@6 {s['miou_after_3_corrections']:.4f}  NoC@85 {s['noc85']:.2f}  "
+                f"NoC@90 {s['noc90']:.2f}  ({now - state['t0']:.0f} s)"
+            )
+
+    return evaluate_methods(predictors, images, labels, cfg, progress=on)
 
 
 def device_description(device) -> str:
@@ -118,7 +101,7 @@ def results_json(
 
 
 def write_json(path, data: dict) -> Path:
-    from ..fileio import atomic_write_text
+    from napari_iog.fileio import atomic_write_text
 
     return atomic_write_text(Path(path), json.dumps(data, indent=2) + "\n")
 
@@ -137,7 +120,7 @@ def merge_results(path, keys: tuple, entry: dict) -> Path:
 
 def record_test_metrics(ckpt, loaded, data: dict) -> None:
     """Re-save checkpoint ``ckpt`` with the test results in its provenance (``meta.test_metrics``)."""
-    from ..models.checkpoint import save_checkpoint
+    from napari_iog.models.checkpoint import save_checkpoint
 
     keys = ("dataset", "test_slices", "n_objects", "miou_at_3", "miou_after_3_corrections", "noc85",
             "noc90", "noc90_corrective", "baselines", "eval_box_jitter", "command")  # fmt: skip
@@ -157,9 +140,7 @@ def command_line(script: str, argv) -> str:
 def iog_predictors(loaded, device, label: str, tta: bool) -> tuple[dict, dict]:
     """``({label: headline predictor}, {variant name: predictor})`` for a loaded checkpoint: the
     variants are the other TTA setting and, for clip-to-box checkpoints, the unclipped masks."""
-    from dataclasses import replace
-
-    from ..inference import IOGPredictor
+    from napari_iog.inference import IOGPredictor
 
     def make(pre, t):
         return IOGPredictor(loaded.model, pre, device=device, tta=t)
@@ -204,10 +185,6 @@ def evaluate_checkpoint(
     Returns ``(results, predictors, ecfg, extra)``: ``results[0]`` is the IOG headline,
     ``predictors`` the fully evaluated ones by name, ``ecfg`` the EvalConfig used, ``extra`` the
     results-JSON keys that describe the checkpoint and the evaluation."""
-    from dataclasses import replace
-
-    from .boundary import boundary_tolerant, parse_bands
-
     bands = parse_bands(args.void_bands)
     ecfg = EvalConfig(
         max_clicks=args.max_clicks, min_area=min_area, stop_iou=args.stop_iou,
@@ -243,7 +220,7 @@ def save_results(
     checkpoints) the test metrics into the checkpoint; then, with ``install`` and a fresh
     checkpoint, copy it into the weights cache again (:func:`install_checkpoint`; the
     ``--install`` of the scripts put it there right after training)."""
-    from .report import write_report
+    from napari_iog.evaluation.report import write_report
 
     main, others = results[0], results[1:]
     baselines = [r for r in others if not r.name.startswith("IOG")]
@@ -274,9 +251,36 @@ HEADLINE = ("n_objects", "miou_at_3", "miou_after_3_corrections", "noc85", "noc9
 
 def install_checkpoint(ckpt) -> Path:
     """Copy checkpoint ``ckpt`` into the weights cache as ``<its stem>`` (atomic, format-checked:
-    :func:`~napari_iog.models.weights.import_weights`); returns the cached path."""
-    from ..models.weights import import_weights
-
-    dest = import_weights(ckpt, Path(ckpt).stem)
+    :func:`napari_iog.models.weights.install_checkpoint`); returns the cached path."""
+    dest = _install(ckpt)
     print(f"installed {dest} (weights name: {Path(ckpt).stem})")
     return dest
+
+
+def boundary_tolerant(predictors: dict, images, labels, cfg, bands, log=print) -> dict:
+    """``{"<band>": {name: {miou_at_3, miou_after_3_corrections, noc85, noc90}}}``: the protocol
+    re-run with ``void_band = band`` px ignored around every object's boundary (PASCAL-style), to
+    show how much of the remaining error is boundary disagreement. Secondary to the strict numbers."""
+    out = {}
+    for band in bands:
+        keys = ("miou_at_3", "miou_after_3_corrections", "noc85", "noc90")
+        log(f"boundary band {band} px ignored:")
+        res = evaluate_all(predictors, images, labels, replace(cfg, void_band=int(band)), log)
+        summaries = {r.name: r.summary() for r in res}
+        out[str(band)] = {name: {k: s[k] for k in keys} for name, s in summaries.items()}
+    return out
+
+
+def parse_bands(text: str) -> list[int]:
+    """``"1,2"`` -> ``[1, 2]`` (the ``--void-bands`` option; ``""`` or ``"none"`` -> ``[]``)."""
+    if text.strip().lower() in ("", "none"):
+        return []
+    try:
+        bands = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        bands = [-1]
+    if any(b < 1 for b in bands):
+        raise SystemExit(
+            f"--void-bands {text!r}: expected comma-separated widths >= 1 px, or none."
+        )
+    return bands

@@ -7,9 +7,9 @@ soft map a net on that grid could output), bilinear back to S x S (align_corners
 cubic paste to the image (the predictor's ``paste``), threshold 0.5, clip to the box. No network:
 the table is an upper bound of what each output stride can reach on these objects.
 
-    python benchmarks/resolution_ceiling.py                      # ssTEM slices 10-19, cpu-light
-    python benchmarks/resolution_ceiling.py --crop-size 224 --relax 20
-    python benchmarks/resolution_ceiling.py --data isbi          # ISBI 2012 slices 20-29
+    python benchmarks/lab/resolution_ceiling.py                      # ssTEM slices 10-19, cpu-light
+    python benchmarks/lab/resolution_ceiling.py --crop-size 224 --relax 20
+    python benchmarks/lab/resolution_ceiling.py --data isbi          # ISBI 2012 slices 20-29
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
 from sstem_fewshot import data_root, slice_range  # noqa: E402
 
 

@@ -7,7 +7,7 @@ calibrated copy is written, which ``sstem_fewshot.py --eval-only`` then uses. Th
 checkpoint is not changed. ``--curve``: a table of mean IoU@3 (box + inside click, the
 annotator's pipeline) at thresholds 0.20-0.80 on all mitochondria of the given slice ranges.
 
-    python benchmarks/sstem_calibrate.py checkpoints/sstem-base.pt \\
+    python benchmarks/lab/sstem_calibrate.py checkpoints/sstem-base.pt \\
         --out checkpoints/sstem-base-calibrated.pt --curve 0-4,5-8,10-19
     python benchmarks/sstem_fewshot.py --eval-only checkpoints/sstem-base-calibrated.pt
 """
@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
 from sstem_fewshot import slice_range, sstem_root  # noqa: E402
 
 

@@ -13,8 +13,8 @@ first prediction (box + inside click, the evaluation protocol's 3 clicks, clip t
 mean ratio of predicted to annotated area: a model trained on one annotation convention predicts
 too large (ratio > 1) on slices drawn tighter.
 
-    python benchmarks/sstem_contour_convention.py
-    python benchmarks/sstem_contour_convention.py --weights checkpoints/sstem-mito-r18light.pt
+    python benchmarks/lab/sstem_contour_convention.py
+    python benchmarks/lab/sstem_contour_convention.py --weights checkpoints/sstem-mito-r18light.pt
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
 from sstem_fewshot import slice_range, sstem_root  # noqa: E402
 
 BINS = np.arange(-6.5, 7.0, 1.0)  # pixel-centre signed distances to the contour
