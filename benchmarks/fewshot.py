@@ -153,10 +153,10 @@ def run_fewshot(ds: DatasetSpec, argv=None, script: str = "") -> int:
     import torch
 
     from napari_iog.devices import resolve_device
-    from napari_iog.evaluation.experiment_training import train_or_load
     from napari_iog.models.checkpoint import load_model
 
     ex = _harness()
+    train_or_load = ex.train_or_load
     torch.set_num_threads(args.threads)
     root = data_root(ds.folder)
     if root is None:

@@ -6,7 +6,7 @@ baselines, train_seconds, device, command``...) with the per-object report next 
 
 Scripts import it as ``harness`` (``python benchmarks/NAME.py`` puts ``benchmarks/`` first on
 the path); tests as ``benchmarks.harness``. The training half: ``benchmarks/fewshot.py`` (options,
-``run_fewshot``) and ``napari_iog.evaluation.experiment_training`` (``train_or_load``).
+``run_fewshot``) and ``training_runs`` (``train_or_load``).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from napari_iog.evaluation.experiment_training import (  # noqa: F401  (re-exported)
-    train_logger,
-    train_or_load,
-)
+if __package__:  # tests: benchmarks.harness
+    from .training_runs import train_logger, train_or_load  # noqa: F401  (re-exported)
+else:  # scripts: benchmarks/ first on the path
+    from training_runs import train_logger, train_or_load  # noqa: F401
 from napari_iog.evaluation.protocol import EvalConfig
 from napari_iog.evaluation.runner import (  # noqa: F401  (re-exported for the scripts)
     BASELINES,

@@ -49,9 +49,9 @@ def main(argv=None) -> int:
         evaluate_all,
         merge_results,
     )
+    from training_runs import train_or_load  # benchmarks/ is first on the path
 
     from napari_iog.data.layouts import load_sstem
-    from napari_iog.evaluation.experiment_training import train_or_load
     from napari_iog.evaluation.protocol import EvalConfig
     from napari_iog.inference import IOGPredictor
     from napari_iog.training import FinetuneConfig, FinetuneSpec, Planes

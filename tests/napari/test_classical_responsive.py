@@ -67,5 +67,32 @@ def test_the_walk_in_a_process_gives_the_same_mask():
     np.testing.assert_array_equal(a.mask, b.mask)
 
 
+def test_a_dead_walker_process_falls_back_and_is_replaced():
+    """The walker's process killed (out of memory, by hand): the prediction still comes, computed
+    in this process, and the next pool is a new, working one."""
+    import os
+    import signal
+
+    from napari_iog._napari.workers import walker_pool
+    from napari_iog.inference.classical import RandomWalkerPredictor
+    from napari_iog.structures import BBox, Click, Prompt
+
+    img = _stack(1, 200)[0]
+    prompt = Prompt(BBox(30, 30, 170, 170), Click(100, 100, True))
+    here, there = RandomWalkerPredictor(), RandomWalkerPredictor()
+    pool = walker_pool()
+    there.executor = pool
+    for pid in list(pool._processes):  # the one spawned child
+        os.kill(pid, signal.SIGKILL)
+    for p in (here, there):
+        p.set_image(img)
+    a, b = here.predict(prompt), there.predict(prompt)
+    np.testing.assert_array_equal(a.mask, b.mask)
+    assert there.executor is None  # solved here this time
+    fresh = walker_pool()
+    assert fresh is not pool
+    assert fresh.submit(abs, -3).result(timeout=60) == 3
+
+
 if __name__ == "__main__":  # pragma: no cover
     pytest.main([__file__, "-s"])

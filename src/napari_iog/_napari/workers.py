@@ -102,7 +102,10 @@ def _main_hidden():
 
 def walker_pool():
     """The process pool (1 process, spawned on first use) that random-walker predictors used
-    by the annotator solve in; shut down when Python exits."""
+    by the annotator solve in (a new one if the last one's process died); shut down when
+    Python exits."""
+    if _POOL and getattr(_POOL[0], "_broken", False):
+        _POOL.clear()
     if not _POOL:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor

@@ -192,7 +192,13 @@ class RandomWalkerPredictor(_ClassicalBase):
         if self.executor is None:
             return walk_probability(data, labels, self.beta, gray)
         # another process: this thread only waits, so it never holds the GIL for the solve
-        return self.executor.submit(walk_probability, data, labels, self.beta, gray).result()
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return self.executor.submit(walk_probability, data, labels, self.beta, gray).result()
+        except BrokenProcessPool:  # the process died (killed, out of memory): solve here
+            self.executor = None
+            return walk_probability(data, labels, self.beta, gray)
 
 
 def walk_probability(data: np.ndarray, labels: np.ndarray, beta: float, gray: bool) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The training half of the few-shot experiments (``benchmarks/fewshot.py``), without a command
+"""The training half of the few-shot experiments (``benchmarks/fewshot.py``, ``starter_finetune.py``), without a command
 line: :func:`train_or_load` runs a :class:`~napari_iog.training.job.FinetuneSpec` through the
 one fine-tuning job (or takes an existing checkpoint), :func:`train_logger` prints its events.
 """
@@ -37,8 +37,8 @@ def train_or_load(spec, eval_only: str | Path | None = None, install: bool = Fal
     """``(checkpoint path, TrainSummary | None)``: the checkpoint ``eval_only`` as it is, or the
     one ``spec`` trains (``training.job.finetune_job``). With ``install`` the checkpoint goes
     into the weights cache at once (before a long evaluation, so stopping it keeps the model)."""
-    from ..training import job
-    from ..training.events import drive
+    from napari_iog.training import job
+    from napari_iog.training.events import drive
 
     summary = None
     if eval_only is not None:
@@ -47,7 +47,7 @@ def train_or_load(spec, eval_only: str | Path | None = None, install: bool = Fal
         summary = drive(job.finetune_job(spec), train_logger(log=log))
         ckpt = summary.checkpoint
     if install and ckpt is not None:
-        from ..models.weights import install_checkpoint
+        from napari_iog.models.weights import install_checkpoint
 
         install_checkpoint(ckpt)
     return ckpt, summary
