@@ -58,6 +58,12 @@ def test_a_geotiff_opened_by_napari_keeps_its_georeference(make_napari_viewer, g
     assert image_domain(image.data, image.rgb, meta) == "aerial"  # grey, but georeferenced
     assert image_domain(plain.data, plain.rgb, layer_metadata(plain)) == "em"
 
+    from napari_iog._napari.commit import make_labels_layer
+
+    on_geo, on_plain = make_labels_layer(viewer, image, "a"), make_labels_layer(viewer, plain, "b")
+    assert on_geo.metadata[METADATA_KEY] == meta[METADATA_KEY]  # the annotator's target labels
+    assert METADATA_KEY not in on_plain.metadata
+
 
 @pytest.mark.parametrize("suffix", [".geojson", ".gpkg"])
 def test_writer_saves_polygons_from_a_labels_layer(make_napari_viewer, geotiff, tmp_path, suffix):

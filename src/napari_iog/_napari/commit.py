@@ -31,12 +31,18 @@ def make_labels_layer(viewer, image: Image, name: str = LABELS_NAME) -> Labels:
     It starts as uint8: napari shows uint8 / uint16 labels without re-casting the whole layer
     (wider dtypes are hashed into a texture on every refresh, seconds on 8000x8000 images);
     :func:`fit_dtype` widens it when an id outgrows the dtype. An image read from a zarr /
-    OME-Zarr folder gets a uint16 labels store on disk instead (``volume_labels``)."""
+    OME-Zarr folder gets a uint16 labels store on disk instead (``volume_labels``). The labels of
+    a GeoTIFF keep its georeference in their metadata (the georeferenced writers use it)."""
     if volume_of(image) is not None:
         return make_volume_labels(viewer, image, name)
+    from napari_iog._napari.geo_writer import layer_metadata
+
     shape = spatial_shape(image)
     data = np.zeros(shape, dtype=LABEL_DTYPES[0])
-    return viewer.add_labels(data, name=name, scale=image.scale, translate=image.translate)
+    georef = layer_metadata(image).get("georeference")  # a GeoTIFF: saved georeferenced
+    meta = {"georeference": georef} if georef else {}
+    return viewer.add_labels(data, name=name, scale=image.scale, translate=image.translate,
+                             metadata=meta)  # fmt: skip
 
 
 def fit_dtype(labels: Labels, value: int) -> str | None:
