@@ -141,10 +141,10 @@ def replay(
     for item in sorted(items, key=lambda it: (it.leading, it.value)):
         if cancel is not None and cancel():
             return
-        if item.leading != current:
+        if item.leading != current:  # each slice's image and labels are read once
             predictor.set_image(get_plane(item.leading), rgb=rgb, contrast_limits=contrast_limits)
+            plane = np.asarray(labels[item.leading] if item.leading else labels)
             current = item.leading
-        plane = np.asarray(labels[item.leading] if item.leading else labels)
         try:
             result = run_prompt(predictor, item.prompt)
         except PromptError as err:

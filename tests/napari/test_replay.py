@@ -84,3 +84,39 @@ def test_replay_needs_objects(annotator, qtbot):
     viewer, w = annotator
     assert not w.replay.start()  # no Labels layer yet: a warning, no worker
     assert not w.replay.running
+
+
+def test_replay_of_an_empty_layer_says_so_and_a_zarr_layer_is_refused(
+    annotator, qtbot, monkeypatch
+):
+    """The objects are found in the worker (a large stack never freezes the GUI); an empty layer
+    ends with a warning and no preview; a Labels layer stored on disk is refused up front (its
+    preview would be a full-size in-memory copy of the volume)."""
+    import napari_iog._napari.replay_panel as panel
+
+    warned = []
+    monkeypatch.setattr(panel, "show_warning", warned.append)
+    viewer, w = annotator
+    ctl = w.ctl
+    viewer.dims.set_current_step(0, 2)
+    _commit(qtbot, ctl, 2, ((20, 20), (40, 44)), (30, 30))
+    labels = viewer.layers[LABELS_NAME]
+    labels.data[:] = 0
+    assert _replay(qtbot, w) == []
+    assert warned and "holds no object" in warned[-1]
+    assert REPLAY_NAME not in viewer.layers
+
+    shape = labels.data.shape
+
+    class OnDisk:  # array-like, not numpy: what a zarr-backed LabelStore looks like to napari
+        def __init__(self, a):
+            self.a, self.shape, self.dtype, self.ndim = a, a.shape, a.dtype, a.ndim
+
+        def __getitem__(self, key):
+            return self.a[key]
+
+    monkeypatch.setattr(type(labels), "data", property(lambda self: OnDisk(np.zeros(shape, np.uint8))),
+                        raising=False)  # fmt: skip
+    assert not w.replay.start()
+    assert "stored on disk" in warned[-1]
+    assert not w.replay.running

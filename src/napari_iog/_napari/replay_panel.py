@@ -38,6 +38,7 @@ class ReplayPanel(QGroupBox):
         self.ctl = controller
         self.results: list[Replayed] = []
         self._labels = self._worker = None
+        self._planned: int | None = None  # objects found by the worker's plan (None: not yet)
         self._cancel = threading.Event()
         lay = QVBoxLayout(self)
         self.list = QListWidget()
@@ -76,33 +77,41 @@ class ReplayPanel(QGroupBox):
         except CommitError as err:
             show_warning(str(err))
             return False
-        items = plan_replay(labels.data, records(labels))
-        if not items:
-            show_warning(f"'{labels.name}' holds no object to replay.")
+        if not isinstance(labels.data, np.ndarray):
+            show_warning(
+                f"Replay works on in-memory Labels layers; '{labels.name}' is stored on disk "
+                "(a zarr volume). Copy the slices to replay into a new Labels layer first."
+            )
             return False
         self.discard()
-        image, predictor = ctl.image, ctl.session.predictor
-        steps = replay(
-            predictor,
-            lambda lead: L.plane(image, lead),
-            labels.data,
-            items,
-            cancel=self._cancel.is_set,
-            **normalisation(image),
-        )
+        image, predictor, recs = ctl.image, ctl.session.predictor, records(labels)
+        self._planned = None
 
-        def run():
-            yield from steps
+        def run():  # in the worker: finding the objects reads every plane of the layer
+            items = plan_replay(labels.data, recs)
+            yield len(items)
+            yield from replay(
+                predictor,
+                lambda lead: L.plane(image, lead),
+                labels.data,
+                items,
+                cancel=self._cancel.is_set,
+                **normalisation(image),
+            )
 
         self._labels, ctl.propagating = labels, True  # no clicks meanwhile (one predictor)
         self._cancel.clear()
-        self.info.setText(f"Replaying {len(items)} object(s) with {ctl.predictor_name}...")
+        self.info.setText(f"Finding the objects of '{labels.name}'...")
         self._worker = start_worker(
             run, on_yielded=self._on_item, on_error=self._on_error, on_finished=self._on_finished
         )
         return True
 
-    def _on_item(self, rep: Replayed) -> None:
+    def _on_item(self, rep: Replayed | int) -> None:
+        if isinstance(rep, int):  # the plan: how many objects will be replayed
+            self._planned = rep
+            self.info.setText(f"Replaying {rep} object(s) with {self.ctl.predictor_name}...")
+            return
         it = rep.item
         where = f", slice {','.join(map(str, it.leading))}" if it.leading else ""
         if rep.result is None:
@@ -119,6 +128,10 @@ class ReplayPanel(QGroupBox):
         ctl = self.ctl
         self._worker, ctl.propagating = None, False
         ctl.session.set_predictor(ctl.session.predictor)  # its cached image is another plane now
+        if self._planned == 0:
+            self.info.setText("")
+            show_warning(f"'{self._labels.name}' holds no object to replay.")
+            return
         ok = sum(r.result is not None for r in self.results)
         self.info.setText(
             f"{ok} object(s) replayed: select rows and Accept, or Accept all (one undo step)."
