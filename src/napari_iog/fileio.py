@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 
 def _new_temp(path: Path) -> Path:
@@ -25,7 +27,7 @@ def _new_temp(path: Path) -> Path:
     raise FileExistsError(f"Could not create a temporary file next to {path}.")
 
 
-def atomic_write(path: str | os.PathLike, write) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
     """Call ``write(binary file object)`` on a temp file next to ``path``, then replace ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from napari_iog.inference.session import prompt_from_mask
 from napari_iog.structures import BBox, Click, MaskResult, Prompt, PromptError
+
+if TYPE_CHECKING:
+    from napari_iog.inference.base import ImagePredictorBase
 
 
 class PropagationError(ValueError):
@@ -149,7 +153,7 @@ def _limits(n: int, cfg: PropagationConfig) -> tuple[int, int]:
 
 
 def propagate(
-    predictor,
+    predictor: ImagePredictorBase,
     get_plane: Callable[[int], np.ndarray],
     n_slices: int,
     start: int,
@@ -157,7 +161,7 @@ def propagate(
     config: PropagationConfig | None = None,
     *,
     rgb: bool | None = None,
-    contrast_limits=None,
+    contrast_limits: tuple[float, float] | None = None,
     cancel: Callable[[], bool] | None = None,
     contrast: bool = False,
 ) -> Iterator[PropagationStep]:

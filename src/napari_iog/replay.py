@@ -14,14 +14,19 @@ indices. Prompts and masks are pixel ``(row, col)`` of each 2D plane.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import product
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from napari_iog.data.prompts import prompt_from_mask
 from napari_iog.structures import MaskResult, Prompt, PromptError
+
+if TYPE_CHECKING:
+    from napari_iog.inference.base import ImagePredictorBase
+    from napari_iog.inference.interface import PromptPredictor
 
 MASK_MARGIN = 5  # px around a mask-seeded box (as "Edit id" seeds an object without provenance)
 
@@ -48,7 +53,9 @@ class Replayed:
     error: str | None = None
 
 
-def stored_prompt(records: list[dict], value: int, leading, mask: np.ndarray) -> Prompt | None:
+def stored_prompt(
+    records: list[dict], value: int, leading: Sequence[int], mask: np.ndarray
+) -> Prompt | None:
     """The prompt (box, inside click, correction clicks) of the latest provenance record of
     object ``value`` on slice ``leading``, if the object (``mask``, bool ``[H, W]``) is still
     there: its inside click (else its box centre) lies on the mask. None otherwise (painted by
@@ -78,7 +85,11 @@ def _semantic_values(records: list[dict]) -> set[int]:
     return {int(r["value"]) for r in records if r.get("semantic") and "value" in r}
 
 
-def plan_replay(labels, records: list[dict], leadings=None) -> list[ReplayItem]:
+def plan_replay(
+    labels: np.ndarray,
+    records: list[dict],
+    leadings: Iterable[Sequence[int]] | None = None,
+) -> list[ReplayItem]:
     """One :class:`ReplayItem` per (object id, slice) of ``labels`` (``[..., H, W]`` ints),
     in slice then id order. ``records``: provenance records (may be empty). ``leadings``: the
     slices to visit (default: all). Values committed as semantic classes are skipped (a class
@@ -105,7 +116,7 @@ def plan_replay(labels, records: list[dict], leadings=None) -> list[ReplayItem]:
     return items
 
 
-def run_prompt(predictor, prompt: Prompt) -> MaskResult:
+def run_prompt(predictor: PromptPredictor, prompt: Prompt) -> MaskResult:
     """Segment ``prompt`` as the annotator did: box + inside click first, then all correction
     clicks at once with ``refine`` (predictors that support it), else ``predict`` with them."""
     if prompt.clicks and getattr(predictor, "supports_refinement", False):
@@ -123,13 +134,13 @@ def result_iou(result: MaskResult, mask: np.ndarray) -> float:
 
 
 def replay(
-    predictor,
+    predictor: ImagePredictorBase,
     get_plane: Callable[[tuple[int, ...]], np.ndarray],
-    labels,
+    labels: np.ndarray,
     items: list[ReplayItem],
     *,
     rgb: bool | None = None,
-    contrast_limits=None,
+    contrast_limits: tuple[float, float] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> Iterator[Replayed]:
     """Run ``predictor`` on every item (grouped by slice: ``set_image`` once per plane) and

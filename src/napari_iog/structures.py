@@ -8,6 +8,7 @@ the tests that compare against its fixture.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -114,7 +115,7 @@ class Prompt:
     inside: Click | None = None
     clicks: tuple[Click, ...] = field(default_factory=tuple)
 
-    def with_clicks(self, clicks) -> Prompt:
+    def with_clicks(self, clicks: Iterable[Click]) -> Prompt:
         return Prompt(self.box, self.inside, tuple(clicks))
 
     def to_dict(self) -> dict:

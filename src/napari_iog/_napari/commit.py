@@ -8,6 +8,9 @@ slices as one step (``labels.block_history()``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_info
@@ -17,6 +20,9 @@ from napari_iog._napari.volume_labels import make_volume_labels, store_of, volum
 from napari_iog.inference.postprocess import COMMIT_MODES, paste_labels
 from napari_iog.structures import MaskResult
 
+if TYPE_CHECKING:
+    import napari
+
 
 class CommitError(ValueError):
     """A commit that cannot be done (no result, wrong labels shape); the message says what to do."""
@@ -25,7 +31,7 @@ class CommitError(ValueError):
 LABEL_DTYPES = (np.uint8, np.uint16, np.uint32, np.uint64)
 
 
-def make_labels_layer(viewer, image: Image, name: str = LABELS_NAME) -> Labels:
+def make_labels_layer(viewer: napari.Viewer, image: Image, name: str = LABELS_NAME) -> Labels:
     """A new empty Labels layer matching ``image`` (spatial shape, scale, translate).
 
     It starts as uint8: napari shows uint8 / uint16 labels without re-casting the whole layer
@@ -151,7 +157,12 @@ def commit_result(
     return n
 
 
-def commit_many(labels: Labels, items, value: int, mode: str = "keep") -> int:
+def commit_many(
+    labels: Labels,
+    items: Iterable[tuple[Sequence[int], MaskResult | None]],
+    value: int,
+    mode: str = "keep",
+) -> int:
     """Commit ``[(leading, MaskResult), ...]`` as one undo step; returns pixels changed."""
     total = 0
     with labels.block_history():

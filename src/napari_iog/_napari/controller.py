@@ -8,8 +8,12 @@ attributes below and calls the methods; tests drive this class directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import napari
 import numpy as np
 from napari.layers import Image
+from napari.utils.events import Event
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QTimer
 
@@ -18,6 +22,7 @@ from napari_iog._napari import overlays as O
 from napari_iog._napari.labels_ops import NEW_LABELS, LabelsOps
 from napari_iog._napari.model_choice import predictor_description
 from napari_iog._napari.workers import PredictionRunner, offload_walker
+from napari_iog.inference.interface import PromptPredictor
 from napari_iog.inference.session import InteractionSession, SessionError
 from napari_iog.structures import Prompt, PromptError
 
@@ -48,7 +53,8 @@ class AnnotatorController(LabelsOps):
 
     normalisation_record = staticmethod(normalisation_record)  # for LabelsOps.commit
 
-    def __init__(self, viewer, predictor=None, on_status=None):
+    def __init__(self, viewer: napari.Viewer, predictor: PromptPredictor | None = None,
+                 on_status: Callable[[str], object] | None = None):  # fmt: skip
         self.viewer = viewer
         self.session = InteractionSession(predictor)
         self.runner = PredictionRunner(self.session, self._on_result, self._on_error)
@@ -82,7 +88,7 @@ class AnnotatorController(LabelsOps):
         """True while a prediction runs or a layer change waits to be read."""
         return self.runner.busy or self._update_scheduled
 
-    def set_predictor(self, predictor, name: str | None = None) -> None:
+    def set_predictor(self, predictor: PromptPredictor, name: str | None = None) -> None:
         offload_walker(predictor)  # the random walker's solve runs in another process
         self.session.set_predictor(predictor)
         self.predictor_name = name or predictor_description(predictor)
@@ -138,7 +144,7 @@ class AnnotatorController(LabelsOps):
                 "back to 2D (the 2D/3D button, bottom left) to annotate."
             )
 
-    def fit_overlays(self, event=None) -> None:
+    def fit_overlays(self, event: Event | None = None) -> None:
         """Markers, box outline and preview contour at their constant on-screen sizes."""
         if self.image is None or self.points is None:
             return

@@ -3,9 +3,14 @@ shipped starter model that matches the sample (``iog-em`` / ``iog-aerial``), or 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import napari
 
 from napari_iog._napari import samples
+
+if TYPE_CHECKING:
+    from napari_iog._napari.widget import AnnotatorWidget
 
 SAMPLES = {
     "em": samples.em_stack,
@@ -20,8 +25,8 @@ def open_demo(
     weights: str | None = None,
     device: str = "auto",
     show: bool = True,
-    viewer=None,
-):
+    viewer: napari.Viewer | None = None,
+) -> tuple[napari.Viewer, AnnotatorWidget]:
     """Open the viewer (or fill ``viewer``); returns ``(viewer, widget)``. ``weights``: a weights
     name or checkpoint path (default: the shipped starter matching the sample). Raises
     ValueError for an unknown sample name."""

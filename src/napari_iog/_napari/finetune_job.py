@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from napari.layers import Layer
+
+    from napari_iog.inference import IOGPredictor
+    from napari_iog.training import FinetuneConfig
+    from napari_iog.training.events import TrainEvent
 
 
 def default_output() -> Path:
@@ -21,7 +30,8 @@ def default_output() -> Path:
     return cache_dir() / "checkpoints" / f"finetuned-{time.strftime('%Y%m%d-%H%M%S')}.pt"
 
 
-def layer_array(layer) -> np.ndarray:
+def layer_array(layer: Layer) -> np.ndarray:
+    """The layer's data as a numpy array (level 0 of a multiscale layer)."""
     data = layer.data
     if getattr(layer, "multiscale", False):
         data = data[0]
@@ -38,11 +48,12 @@ class Loaded:
     how: str
 
 
-def train_job(image, labels, profile: str, cfg, out: Path, cancel: threading.Event,
-              weights: str | None, names: dict):  # fmt: skip
+def train_job(image: np.ndarray, labels: np.ndarray, profile: str, cfg: FinetuneConfig,
+              out: Path, cancel: threading.Event, weights: str | None,
+              names: dict[str, str]) -> Iterator[TrainEvent | Loaded]:  # fmt: skip
     """Generator run in the worker: the events of :func:`napari_iog.training.job.finetune_job`
     on the layers' planes (unannotated slices skipped), then :class:`Loaded` when a checkpoint
-    was written."""
+    was written. ``image``: ``[(Z,) H, W(, 3)]``; ``labels``: integer ids ``[(Z,) H, W]``."""
     from napari_iog.data.datasets import split_stack
     from napari_iog.devices import resolve_device
     from napari_iog.inference import IOGPredictor
@@ -71,9 +82,12 @@ def train_job(image, labels, profile: str, cfg, out: Path, cancel: threading.Eve
     yield Loaded(pred, last.checkpoint, how)
 
 
-def fit_threshold_job(image, labels, predictor, min_area: int) -> dict:
+def fit_threshold_job(
+    image: np.ndarray, labels: np.ndarray, predictor: IOGPredictor, min_area: int
+) -> dict:
     """Worker function of *Fit threshold only*: the calibration record of ``predictor`` (an
-    ``IOGPredictor``, not changed here) on the objects of ``labels`` (no training)."""
+    ``IOGPredictor``, not changed here) on the objects of ``labels`` (no training).
+    ``image``: a plane ``[H, W(, 3)]``; ``labels``: integer ids ``[H, W]``."""
     from napari_iog.data.datasets import ObjectDataset
     from napari_iog.models.checkpoint import LoadedModel
     from napari_iog.training import FinetuneConfig, TrainingError

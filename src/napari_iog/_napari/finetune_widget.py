@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QTimer
@@ -23,6 +24,9 @@ from .finetune_form import FinetuneForm, cpu_hint
 from .finetune_job import Loaded, fit_threshold_job, layer_array, train_job
 from .qt_helpers import scroll_layout
 from .workers import start_worker
+
+if TYPE_CHECKING:
+    import napari
 
 ENDINGS = {  # how a run ended, as the status says it
     "timeout": "time budget reached",
@@ -41,7 +45,7 @@ def ending_text(kind: str) -> str:
 class FinetuneWidget(FinetuneForm, QWidget):
     """Dock widget; ``state`` is "idle" | "running" | "done" | "cancelled" | "error"."""
 
-    def __init__(self, napari_viewer):
+    def __init__(self, napari_viewer: napari.Viewer):
         super().__init__()
         self.viewer = napari_viewer
         self.state = "idle"

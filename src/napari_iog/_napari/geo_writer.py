@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from napari_iog._napari.provenance import KEY, sidecar_path
 from napari_iog.fileio import atomic_write_text
+
+if TYPE_CHECKING:
+    from napari.layers import Layer
+    from numpy.typing import ArrayLike
+
+    from napari_iog.geo.georef import GeoReference
 
 
 def _records(meta: dict) -> list[dict]:
@@ -49,7 +57,7 @@ def _source_georef(layer):
     return GeoReference.from_dict(record) if record else None
 
 
-def layer_metadata(layer) -> dict:
+def layer_metadata(layer: Layer) -> dict:
     """``layer.metadata``, plus ``'georeference'`` when the layer was opened from a GeoTIFF with
     a CRS by napari's own reader (which keeps no CRS): the writers and the starter choice
     (``models.starters.image_domain``: georeferenced = aerial) see the same record. A plain
@@ -81,7 +89,7 @@ def _viewer_georef(shape, image_names):
     return found[0][1] if len(found) == 1 else None
 
 
-def georef_of(shape, meta: dict):
+def georef_of(shape: Sequence[int], meta: dict) -> GeoReference | None:
     """The :class:`~napari_iog.geo.GeoReference` of a labels layer (see the module docstring),
     or ``None``."""
     from napari_iog.geo.georef import METADATA_KEY, GeoReference
@@ -112,8 +120,9 @@ def _notify(caught) -> None:
         show_warning(str(w.message))
 
 
-def write_polygons(path: str, data, meta: dict) -> list[str]:
-    """Labels ``[H, W]`` -> ``path`` (.geojson / .gpkg) in the image CRS. Returns ``[path]``."""
+def write_polygons(path: str, data: ArrayLike, meta: dict) -> list[str]:
+    """Labels ``[H, W]`` (integer ids, 0 = background) -> ``path`` (.geojson / .gpkg) in the
+    image CRS. Returns ``[path]``."""
     from napari_iog.geo.attributes import attributes_from_records
     from napari_iog.geo.georef import GeoReference
     from napari_iog.geo.vector_io import write_features
@@ -129,9 +138,10 @@ def write_polygons(path: str, data, meta: dict) -> list[str]:
     return [str(path)]
 
 
-def write_geotiff(path: str, data, meta: dict) -> list[str]:
-    """Labels ``[H, W]`` -> a label GeoTIFF with the image's georeference, plus the provenance
-    JSON beside it (as the plain writer). Without a georeference: the plain writer, warned."""
+def write_geotiff(path: str, data: ArrayLike, meta: dict) -> list[str]:
+    """Labels ``[H, W]`` (integer ids, 0 = background) -> a label GeoTIFF with the image's
+    georeference, plus the provenance JSON beside it (as the plain writer). Without a
+    georeference: the plain writer, warned."""
     from napari.utils.notifications import show_warning
 
     from napari_iog._napari.writer import write_labels

@@ -14,7 +14,9 @@ checkpoints, a local file, the classical random walker), read in a worker once t
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from magicgui.widgets import (
@@ -40,6 +42,10 @@ from napari_iog._napari.workers import start_worker
 from napari_iog.harvest.plan import BoxRecord, Issue
 from napari_iog.harvest.predict import BoxMask, cached_predictor, check_boxes, iter_box_masks
 from napari_iog.structures import BBox, MaskResult, Prompt
+
+if TYPE_CHECKING:
+    import napari
+    from napari.qt.threading import WorkerBase
 
 HARVEST_LABELS_NAME = "IOG harvest"
 
@@ -68,10 +74,17 @@ class HarvestOutcome:
 
 
 def harvest_job(
-    weights: str, image_plane, records, batch_size: int, two_stage: bool, cancel, threshold=None
-):
+    weights: str,
+    image_plane: np.ndarray,
+    records: Sequence[BoxRecord],
+    batch_size: int,
+    two_stage: bool,
+    cancel: Callable[[], bool] | None,
+    threshold: float | None = None,
+) -> Iterator[int | HarvestOutcome]:
     """Generator run in the worker: yields the number of boxes finished per batch (int), then one
     :class:`HarvestOutcome` (the generator's last item, so any worker wrapper passes it on).
+    ``image_plane``: ``[H, W]`` or ``[H, W, 3|4]``; ``records``: boxes in its pixel ``(row, col)``.
     ``threshold``: mask threshold instead of the weights' own (None)."""
     if weights == M.CLASSICAL:  # no IOG weights: a random walker seeded by each box
         from napari_iog.inference import RandomWalkerPredictor
@@ -92,8 +105,11 @@ def harvest_job(
     yield HarvestOutcome(masks, issues)
 
 
-def commit_masks(labels: Labels, leading, masks: list[BoxMask], shape) -> int:
-    """Write ``masks`` into ``labels`` as one undo step (see module doc); returns masks written."""
+def commit_masks(
+    labels: Labels, leading: Sequence[int], masks: list[BoxMask], shape: Sequence[int]
+) -> int:
+    """Write ``masks`` into ``labels`` as one undo step (see module doc); returns masks written.
+    ``leading``: the slice's leading indices; ``shape``: the plane's ``(H, W)``."""
     base = next_id(labels)
     ids = {bm.record.ann_id: base + i for i, bm in enumerate(masks)}
     written = 0
@@ -112,7 +128,7 @@ def commit_masks(labels: Labels, leading, masks: list[BoxMask], shape) -> int:
 class HarvestWidget(Container):
     """Harvest masks for all boxes of a Shapes layer on the current image slice."""
 
-    def __init__(self, napari_viewer):
+    def __init__(self, napari_viewer: napari.Viewer):
         self.viewer = napari_viewer
         self._image = create_widget(annotation=Image, label="image")
         self._shapes = create_widget(annotation=Shapes, label="boxes")
@@ -196,10 +212,10 @@ class HarvestWidget(Container):
         if path:
             self.set_weights(path)
 
-    def cancel(self, *_):
+    def cancel(self, *_: object) -> None:
         self._cancel_flag.set()
 
-    def run(self, *_):
+    def run(self, *_: object) -> WorkerBase | None:
         """Start harvesting (returns the worker; results land on the main thread)."""
         image, shapes = self._image.value, self._shapes.value
         weights = str(self._weights.value or "").strip()

@@ -9,6 +9,13 @@ which are re-bound on the prompt layers so that they undo commits while clicking
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import napari
+    from napari.layers import Layer
+
 # action -> (key, label shown in the UI and help)
 SHORTCUTS: dict[str, tuple[str, str]] = {
     "segment": ("Shift-S", "Segment now (box without inside click, or re-run)"),
@@ -51,7 +58,9 @@ def help_html() -> str:
     )
 
 
-def bind_all(viewer, layers, handlers: dict) -> None:
+def bind_all(
+    viewer: napari.Viewer, layers: Iterable[Layer], handlers: Mapping[str, Callable[[], object]]
+) -> None:
     """Bind every action in ``handlers`` (action -> callable without args) on the viewer and
     on each of ``layers`` with ``overwrite=True`` (re-opening the widget never raises)."""
     for action, fn in handlers.items():

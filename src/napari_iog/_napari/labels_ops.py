@@ -6,6 +6,8 @@ of commits, and editing an existing object. Mixed into
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from napari.layers import Labels
 from napari.utils.notifications import show_info, show_warning
@@ -27,7 +29,9 @@ NEW_LABELS = "<new labels layer>"
 EDIT_IOU = 0.5  # an edit that keeps less of the committed mask than this asks first
 
 
-def stored_prompt(labels: Labels, value: int, leading, mask: np.ndarray) -> Prompt | None:
+def stored_prompt(
+    labels: Labels, value: int, leading: Sequence[int], mask: np.ndarray
+) -> Prompt | None:
     """The stored prompt of object ``value`` on slice ``leading`` of ``labels`` (the rule is
     :func:`napari_iog.replay.stored_prompt`), or None."""
     from napari_iog.replay import stored_prompt as from_records

@@ -229,7 +229,7 @@ def write_prompt(points: Points, shapes: Shapes, image: Image, leading, prompt: 
 
 
 def assemble_prompt(
-    placed: list[PlacedPoint], rect: BBox | None, leading
+    placed: list[PlacedPoint], rect: BBox | None, leading: tuple[int, ...]
 ) -> tuple[BBox | None, Click | None, tuple[Click, ...], list[PlacedPoint]]:
     """Box, inside click and correction clicks on slice ``leading`` from the placed points and an
     optional drawn rectangle (which wins over outside points). Returns also the points that lie on

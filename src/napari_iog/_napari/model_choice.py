@@ -7,7 +7,13 @@ predictor. torch is imported lazily (inside :func:`load_predictor`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from napari_iog.inference import IOGPredictor, RandomWalkerPredictor
+    from napari_iog.inference.interface import PromptPredictor
 
 CLASSICAL = "classical"
 DEVICES = ("auto", "cuda", "mps", "cpu")
@@ -67,7 +73,9 @@ def weight_choices() -> list[WeightsChoice]:
     return out
 
 
-def best_available(domain: str | None = None, choices=None) -> WeightsChoice:
+def best_available(
+    domain: str | None = None, choices: Sequence[WeightsChoice] | None = None
+) -> WeightsChoice:
     """The choice to preselect: the shipped starter of ``domain`` ("em" / "aerial", see
     ``models.starters.image_domain``) when present, else the first ready IOG weights, else the
     classical predictor. ``choices``: a :func:`weight_choices` list already built."""
@@ -81,7 +89,9 @@ def best_available(domain: str | None = None, choices=None) -> WeightsChoice:
     return ready[0] if ready else classical_choice()
 
 
-def load_predictor(source: str, device: str = "auto", tta: bool = False):
+def load_predictor(
+    source: str, device: str = "auto", tta: bool = False
+) -> tuple[IOGPredictor | RandomWalkerPredictor, str]:
     """Build the predictor for ``source`` (registry name, checkpoint path, or ``CLASSICAL``);
     ``tta``: IOG averages the 4 mirror images of each crop (4x compute, ignored by the classical
     predictor).
@@ -106,7 +116,7 @@ def load_predictor(source: str, device: str = "auto", tta: bool = False):
     return pred, f"IOG {source} on {getattr(pred, 'device', device)}{extra}"
 
 
-def predictor_description(predictor) -> str:
+def predictor_description(predictor: PromptPredictor) -> str:
     """Short human label of a predictor object for provenance records."""
     name = type(predictor).__name__
     model = getattr(predictor, "model", None)

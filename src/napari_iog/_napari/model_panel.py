@@ -9,6 +9,9 @@ preselection for the image, a Load asked meanwhile) runs when it arrives (``read
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from napari.utils.notifications import show_warning
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
@@ -24,6 +27,11 @@ from qtpy.QtWidgets import (
 from napari_iog._napari import model_choice as M
 from napari_iog._napari.qt_helpers import button, spin
 from napari_iog._napari.workers import start_worker
+
+if TYPE_CHECKING:
+    from napari.layers import Image
+
+    from napari_iog.inference.base import ImagePredictorBase
 
 
 class _WeightsCombo(QComboBox):
@@ -43,7 +51,12 @@ class ModelPanel(QGroupBox):
     """``on_status(text)``; ``on_loaded(predictor, name)`` runs on the main thread;
     ``on_threshold(value)`` when the user changes the mask threshold."""
 
-    def __init__(self, on_status, on_loaded, on_threshold=None):
+    def __init__(
+        self,
+        on_status: Callable[[str], object],
+        on_loaded: Callable[[ImagePredictorBase, str], object],
+        on_threshold: Callable[[float], object] | None = None,
+    ):
         super().__init__("Model")
         self._set_status = on_status
         self._on_loaded = on_loaded
@@ -158,7 +171,7 @@ class ModelPanel(QGroupBox):
         self.weights.setCurrentIndex(idx)
         self._on_weights_changed()
 
-    def match_image(self, layer, in_use: str | None) -> str | None:
+    def match_image(self, layer: Image, in_use: str | None) -> str | None:
         """Preselect (and, once a model is in use, load) the starter of the domain of image
         ``layer`` while the user has not picked weights; else the warning to show when the
         model in use (domain ``in_use``) is for the other domain, naming the matching model."""

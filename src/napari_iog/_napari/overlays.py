@@ -13,18 +13,25 @@ the prompt and removing one removes the outline).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 from napari.layers import Image, Labels, Points, Shapes
 
 from napari_iog._napari.layers import DERIVED, pixel_to_world
 from napari_iog.structures import BBox
 
+if TYPE_CHECKING:
+    import napari
+    from napari.layers import Layer
+
 MARKER_PX = 10.0  # prompt marker diameter on screen
 BOX_PX = 2.0  # box outline width on screen
 CONTOUR_PX = 2.0  # preview contour width on screen (at least one image pixel)
 
 
-def data_per_screen_px(viewer, image: Image) -> float:
+def data_per_screen_px(viewer: napari.Viewer, image: Image) -> float:
     """Image pixels (along the columns) covered by one screen pixel at the current zoom."""
     zoom = float(viewer.camera.zoom) or 1.0
     return 1.0 / (zoom * abs(float(image.scale[-1])) or 1.0)
@@ -35,7 +42,13 @@ def style_points(points: Points) -> None:
     points.canvas_size_limits = (MARKER_PX, MARKER_PX)
 
 
-def fit_to_zoom(viewer, image: Image, points: Points | None, box: Shapes | None, preview) -> None:
+def fit_to_zoom(
+    viewer: napari.Viewer,
+    image: Image,
+    points: Points | None,
+    box: Shapes | None,
+    preview: Layer | None,
+) -> None:
     """Set marker size (used to pick points), box edge width and preview contour for the
     current zoom so that they measure MARKER_PX, BOX_PX and CONTOUR_PX on screen."""
     per_px = data_per_screen_px(viewer, image)
@@ -59,7 +72,7 @@ def fit_to_zoom(viewer, image: Image, points: Points | None, box: Shapes | None,
             preview.contour = contour
 
 
-def show_corner_box(shapes: Shapes, image: Image, leading, box: BBox | None) -> None:
+def show_corner_box(shapes: Shapes, image: Image, leading: Sequence[int], box: BBox | None) -> None:
     """Show ``box`` (the box spanned by two corner clicks) as a derived outline in ``shapes``,
     replacing the previous one; ``None`` removes it. Does not emit ``shapes.events.data``."""
     if DERIVED not in shapes.features or len(shapes.features) != len(shapes.data):

@@ -7,10 +7,16 @@ layer pixels, so a full-resolution preview of a 300-px object on a zoomed-out 80
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+if TYPE_CHECKING:
+    import napari
 
-def preview_step(viewer, image_scale) -> int:
+
+def preview_step(viewer: napari.Viewer, image_scale: Sequence[float]) -> int:
     """Image pixels per preview pixel at the current zoom (1 when zoomed in)."""
     per_px = 1.0 / ((float(viewer.camera.zoom) or 1.0) * abs(float(image_scale[-1])) or 1.0)
     return max(1, int(per_px))

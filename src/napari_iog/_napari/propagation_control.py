@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from napari.utils import progress
 from napari.utils.notifications import show_info, show_warning
@@ -22,6 +24,9 @@ from napari_iog._napari.provenance import record_commit
 from napari_iog._napari.workers import start_worker
 from napari_iog.propagation import PropagationConfig, PropagationError, propagate
 
+if TYPE_CHECKING:
+    from napari_iog._napari.controller import AnnotatorController
+
 PREVIEW_EVERY_S = 0.4  # live preview of the newest slice at most this often
 
 
@@ -32,7 +37,12 @@ class PropagationControl:
     widget; ``on_progress(done, total, text)`` and ``on_done(text)`` update the widget.
     """
 
-    def __init__(self, controller, on_progress=None, on_done=None):
+    def __init__(
+        self,
+        controller: AnnotatorController,
+        on_progress: Callable[[int, int, str], object] | None = None,
+        on_done: Callable[[str], object] | None = None,
+    ):
         self.ctl = controller
         self.config = PropagationConfig()
         self._on_progress = on_progress or (lambda d, t, m: None)

@@ -10,11 +10,19 @@ Record fields: ``value`` (label id or class), ``kind`` (``commit``/``edit``/``pr
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from napari_iog import __version__
 from napari_iog.fileio import atomic_write_text
+
+if TYPE_CHECKING:
+    from napari.layers import Labels
+
+    from napari_iog.structures import Prompt
 
 KEY = "napari_iog"
 FORMAT = 1
@@ -29,19 +37,19 @@ def _store(labels) -> dict:
 
 
 def record_commit(
-    labels,
+    labels: Labels,
     *,
-    value,
-    kind,
-    leading,
-    prompt,
-    image_name,
-    predictor,
-    mode,
-    semantic=False,
-    pixels=0,
-    threshold=None,
-    extra=None,
+    value: int,
+    kind: str,
+    leading: Sequence[int],
+    prompt: Prompt | None,
+    image_name: str,
+    predictor: str,
+    mode: str,
+    semantic: bool = False,
+    pixels: int = 0,
+    threshold: float | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> dict:
     """Append one record to ``labels.metadata['napari_iog']['objects']`` and return it.
     ``threshold``: the probability at which the mask was cut (recorded when given)."""
@@ -65,19 +73,19 @@ def record_commit(
     return rec
 
 
-def records(labels) -> list[dict]:
+def records(labels: Labels) -> list[dict]:
     """The provenance records of a Labels layer (empty list if none)."""
     store = labels.metadata.get(KEY)
     return list(store["objects"]) if isinstance(store, dict) and "objects" in store else []
 
 
-def sidecar_path(labels_path) -> Path:
+def sidecar_path(labels_path: str | os.PathLike) -> Path:
     """``labels.tif`` -> ``labels.iog.json`` (the JSON that sits next to the saved labels)."""
     p = Path(labels_path)
     return p.with_name(p.name.split(".")[0] + ".iog.json")
 
 
-def export_json(labels, path) -> Path:
+def export_json(labels: Labels, path: str | os.PathLike) -> Path:
     """Write the layer's provenance to ``path`` atomically (temp file + os.replace)."""
     path = Path(path)
     doc = {

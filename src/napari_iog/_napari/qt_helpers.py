@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
 from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -13,11 +16,16 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+if TYPE_CHECKING:
+    import napari
+
+W = TypeVar("W")
+
 
 class LiveCombo(QComboBox):
     """A combo box that refreshes its items from ``source()`` every time it opens."""
 
-    def __init__(self, source, parent=None):
+    def __init__(self, source: Callable[[], list[str]], parent: QWidget | None = None):
         super().__init__(parent)
         self._source = source
 
@@ -37,7 +45,9 @@ class LiveCombo(QComboBox):
         super().showPopup()
 
 
-def spin(lo, hi, value, special: str = "", step=None):
+def spin(
+    lo: float, hi: float, value: float, special: str = "", step: float | None = None
+) -> QSpinBox | QDoubleSpinBox:
     """A QSpinBox (QDoubleSpinBox when ``step`` is a float) with range, value, special text."""
     box = QDoubleSpinBox() if isinstance(step, float) else QSpinBox()
     box.setRange(lo, hi)
@@ -49,14 +59,14 @@ def spin(lo, hi, value, special: str = "", step=None):
     return box
 
 
-def button(text: str, slot, tip: str = "") -> QPushButton:
+def button(text: str, slot: Callable[[], object], tip: str = "") -> QPushButton:
     b = QPushButton(text)
     b.clicked.connect(lambda *_: slot())
     b.setToolTip(tip)
     return b
 
 
-def find_dock_widget(viewer, cls):
+def find_dock_widget(viewer: napari.Viewer, cls: type[W]) -> W | None:
     """The docked widget of class ``cls`` in ``viewer`` (or the one a dock wraps), or None."""
     for w in viewer.window.dock_widgets.values():
         inner = getattr(w, "widget", None)
@@ -67,7 +77,7 @@ def find_dock_widget(viewer, cls):
     return None
 
 
-def scroll_layout(outer) -> QVBoxLayout:
+def scroll_layout(outer: QWidget) -> QVBoxLayout:
     """Put a frameless, vertically scrolling area into the QWidget ``outer`` and return the
     layout of its content: a dock built on it never forces the window taller than the screen."""
     content = QWidget()

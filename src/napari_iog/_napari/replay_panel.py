@@ -9,6 +9,7 @@ other objects' pixels alone). Core logic: :mod:`napari_iog.replay`.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 from napari.utils.notifications import show_info, show_warning
@@ -29,11 +30,14 @@ from napari_iog._napari.qt_helpers import button
 from napari_iog._napari.workers import start_worker
 from napari_iog.replay import Replayed, plan_replay, replay
 
+if TYPE_CHECKING:
+    from napari_iog._napari.controller import AnnotatorController
+
 
 class ReplayPanel(QGroupBox):
     """The "Replay with current model" section of the annotator (``ctl``: its controller)."""
 
-    def __init__(self, controller):
+    def __init__(self, controller: AnnotatorController):
         super().__init__("Replay objects with the current model")
         self.ctl = controller
         self.results: list[Replayed] = []

@@ -62,7 +62,7 @@ def _fallback(what: str, err: Exception, synthetic):
     return synthetic()
 
 
-def em_stack():
+def em_stack() -> list[tuple[np.ndarray, dict, str]]:
     """5 sections 1024x1024 of the ssTEM Drosophila VNC stack 1 (Gerhard et al. 2013, CC BY-NC-SA
     3.0, non-commercial) - the EM data the IOG paper uses; synthetic when offline."""
     try:
@@ -82,7 +82,7 @@ def em_stack():
     return [(data, meta, "image")]
 
 
-def aerial_tile():
+def aerial_tile() -> list[tuple[np.ndarray, dict, str]]:
     """A 512x512 RGB crop of ISPRS Potsdam (research use); synthetic when offline."""
     try:
         from skimage.io import imread
@@ -126,7 +126,9 @@ def make_em_stack(n: int = 5, size: int = 256, seed: int = 0) -> np.ndarray:
     return out
 
 
-def make_aerial_tile(size: int = 256, seed: int = 0, return_boxes: bool = False):
+def make_aerial_tile(
+    size: int = 256, seed: int = 0, return_boxes: bool = False
+) -> np.ndarray | tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """Aerial-like RGB uint8 ``[size, size, 3]``: grass, two roads, roofs with shadows, trees.
     With ``return_boxes`` also the roofs as inclusive ``(row0, col0, row1, col1)`` boxes."""
     from scipy import ndimage
@@ -156,9 +158,12 @@ def make_aerial_tile(size: int = 256, seed: int = 0, return_boxes: bool = False)
     return (img, boxes) if return_boxes else img
 
 
-def synthetic_em_stack():
+def synthetic_em_stack() -> list[tuple[np.ndarray, dict, str]]:
+    """Offline EM sample: :func:`make_em_stack` as napari layer data (uint8 ``[5, 256, 256]``)."""
     return [(make_em_stack(), {"name": "synthetic EM stack", "scale": (4.0, 1.0, 1.0)}, "image")]
 
 
-def synthetic_aerial_tile():
+def synthetic_aerial_tile() -> list[tuple[np.ndarray, dict, str]]:
+    """Offline aerial sample: :func:`make_aerial_tile` as napari layer data (uint8 RGB
+    ``[256, 256, 3]``)."""
     return [(make_aerial_tile(), {"name": "synthetic aerial tile", "rgb": True}, "image")]

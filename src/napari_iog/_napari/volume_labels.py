@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_warning
@@ -28,16 +30,20 @@ from napari_iog.volumes import (
     open_labels,
 )
 
+if TYPE_CHECKING:
+    import napari
+    from napari.layers import Layer
+
 VOLUME_KEY = "napari_iog_volume"
 
 
-def volume_of(image) -> Volume | None:
+def volume_of(image: Layer) -> Volume | None:
     """The :class:`Volume` an image layer was read from (None for in-memory images)."""
     vol = image.metadata.get(VOLUME_KEY) if isinstance(image, Image) else None
     return vol if isinstance(vol, Volume) else None
 
 
-def store_of(labels) -> LabelStore | None:
+def store_of(labels: Layer) -> LabelStore | None:
     """The :class:`LabelStore` behind a Labels layer (None for in-memory labels)."""
     data = getattr(labels, "data", None)
     return data if isinstance(data, LabelStore) else None
@@ -89,7 +95,9 @@ def watch(labels: Labels) -> None:
     labels.events.paint.connect(on_paint)
 
 
-def labels_layer_kwargs(store: LabelStore, name: str, scale, translate) -> dict:
+def labels_layer_kwargs(
+    store: LabelStore, name: str, scale: Sequence[float], translate: Sequence[float]
+) -> dict:
     """``add_labels`` keyword arguments for a store-backed layer."""
     return {
         "name": name,
@@ -130,7 +138,7 @@ def _ask_elsewhere(volume: Volume, err: ReadOnlyStoreError | None, where) -> Lab
     return open_labels(volume, path=path)
 
 
-def make_volume_labels(viewer, image: Image, name: str) -> Labels:
+def make_volume_labels(viewer: napari.Viewer, image: Image, name: str) -> Labels:
     """The store-backed Labels layer of a volume image (an open one on the same store is
     reused). Raises LabelStoreError when no writable place is given."""
     volume = volume_of(image)

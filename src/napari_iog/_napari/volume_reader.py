@@ -4,6 +4,8 @@ the ``<stem>.iog-labels.zarr`` folder beside a plain zarr), backed by the store 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,9 @@ from napari_iog.volumes import (
 _MARKERS = ("zarr.json", ".zgroup", ".zarray")
 
 
-def napari_get_reader(path):
+def napari_get_reader(
+    path: str | os.PathLike | Sequence[str | os.PathLike],
+) -> Callable[[str | os.PathLike | Sequence[str | os.PathLike]], list[tuple]] | None:
     """The reader for one zarr folder (None for anything else, so other readers get it)."""
     if isinstance(path, (list, tuple)):
         if len(path) != 1:
@@ -82,7 +86,7 @@ def volume_layer_data(volume: Volume) -> list[tuple]:
     return [image_layer_data(volume), *labels_layer_data(volume)]
 
 
-def read_zarr(path) -> list[tuple]:
+def read_zarr(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[tuple]:
     """Open ``path`` (a zarr / OME-Zarr folder); a bad store gives a warning and no layers."""
     if isinstance(path, (list, tuple)):
         path = path[0]

@@ -37,6 +37,8 @@ from napari_iog.propagation import PropagationConfig, PropagationError
 if TYPE_CHECKING:
     import napari
 
+    from napari_iog.inference.interface import PromptPredictor
+
 
 class AnnotatorWidget(QWidget):
     """Plugins -> napari-iog -> IOG Annotator. ``autoload`` loads the best weights at hand."""
@@ -275,7 +277,7 @@ class AnnotatorWidget(QWidget):
     def load_model(self) -> None:
         self.model.load_model()
 
-    def use_weights(self, predictor, source: str, name: str) -> None:
+    def use_weights(self, predictor: PromptPredictor, source: str, name: str) -> None:
         """Use ``predictor``, made from weights ``source`` (a name or a path, e.g. a freshly
         fine-tuned checkpoint), and select ``source`` in the picker: the picker never names
         other weights than the ones in use. ``name``: the predictor's label in provenance."""
@@ -285,7 +287,7 @@ class AnnotatorWidget(QWidget):
         self.model.loaded_label = self.weights.currentText()
         self.set_predictor(predictor, name)
 
-    def set_predictor(self, predictor, name: str | None = None) -> None:
+    def set_predictor(self, predictor: PromptPredictor, name: str | None = None) -> None:
         """Use ``predictor`` (tests, scripts); a weights load still in flight is ignored."""
         self.model.cancel_load()
         self.ctl.set_predictor(predictor, name)

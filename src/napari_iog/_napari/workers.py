@@ -21,8 +21,18 @@ import inspect
 import sys
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from napari.qt.threading import create_worker
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from napari.qt.threading import WorkerBase
+
+    from napari_iog.inference.interface import PromptPredictor
+    from napari_iog.inference.session import InteractionSession
+    from napari_iog.structures import MaskResult, Prompt
 
 
 class _Failed:
@@ -50,7 +60,14 @@ def _safe_gen(func, *args):
 _RUNNING: set = set()  # workers started by start_worker that have not finished
 
 
-def start_worker(func, *args, on_returned=None, on_yielded=None, on_error=None, on_finished=None):
+def start_worker(
+    func: Callable[..., Any],
+    *args: Any,
+    on_returned: Callable[[Any], object] | None = None,
+    on_yielded: Callable[[Any], object] | None = None,
+    on_error: Callable[[BaseException], object] | None = None,
+    on_finished: Callable[[], object] | None = None,
+) -> WorkerBase:
     """Start ``func(*args)`` in a napari thread worker and return the worker. A generator
     function gives a generator worker (``on_yielded`` per item). Exceptions raised by ``func``
     go to ``on_error(exc)`` (main thread), never to napari's error dialog."""
@@ -100,7 +117,7 @@ def _main_hidden():
         main.__dict__.update(saved)
 
 
-def walker_pool():
+def walker_pool() -> ProcessPoolExecutor:
     """The process pool (1 process, spawned on first use) that random-walker predictors used
     by the annotator solve in (a new one if the last one's process died); shut down when
     Python exits."""
@@ -118,7 +135,7 @@ def walker_pool():
     return _POOL[0]
 
 
-def offload_walker(predictor) -> None:
+def offload_walker(predictor: PromptPredictor | None) -> None:
     """Make a random-walker ``predictor`` solve in :func:`walker_pool` (others unchanged)."""
     from napari_iog.inference.classical import RandomWalkerPredictor
 
@@ -132,7 +149,12 @@ class PredictionRunner:
     ``on_result(prompt, result, token)`` and ``on_error(exc)`` are called on the main thread.
     """
 
-    def __init__(self, session, on_result: Callable, on_error: Callable):
+    def __init__(
+        self,
+        session: InteractionSession,
+        on_result: Callable[[Prompt, MaskResult, int], object],
+        on_error: Callable[[BaseException], object],
+    ):
         self.session = session
         self._on_result = on_result
         self._on_error = on_error
@@ -145,7 +167,7 @@ class PredictionRunner:
     def busy(self) -> bool:
         return self._worker is not None or self._pending is not None
 
-    def request(self, prompt, token) -> None:
+    def request(self, prompt: Prompt, token: int) -> None:
         """Ask for ``prompt`` to be computed; ``token`` travels back to ``on_result``."""
         if self._worker is not None:
             self._pending = (prompt, token)

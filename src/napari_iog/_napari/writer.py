@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from napari_iog._napari.provenance import KEY, sidecar_path
 from napari_iog.fileio import atomic_write, atomic_write_text
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def write_labels(path: str, data, meta: dict) -> list[str]:
-    """Write label array ``data`` to ``path`` (.tif) and the provenance records in
-    ``meta['metadata']['napari_iog']`` to the sidecar JSON. Returns the written paths."""
+
+def write_labels(path: str, data: ArrayLike, meta: dict) -> list[str]:
+    """Write label array ``data`` (integer ids ``[..., H, W]``) to ``path`` (.tif) and the
+    provenance records in ``meta['metadata']['napari_iog']`` to the sidecar JSON. Returns the
+    written paths."""
     import tifffile
 
     path = Path(path)

@@ -15,6 +15,13 @@ import argparse
 import importlib
 import sys
 import traceback
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import numpy as np
 
 SUBCOMMANDS = [
     "predict",
@@ -33,7 +40,7 @@ class CLIError(ValueError):
     """A bad command-line value; the message says what to give instead."""
 
 
-def pairs_options(parser) -> None:
+def pairs_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--images``, ``--labels``, ``--label-mode`` and ``--label-value``, the arguments of
     ``data.files.load_pairs``."""
     parser.add_argument("--images", required=True, nargs="+", help="image files, folders or globs")
@@ -63,21 +70,21 @@ def class_list(text: str) -> tuple[int, ...]:
     return values
 
 
-def label_values(args) -> tuple[int, ...] | None:
+def label_values(args: argparse.Namespace) -> tuple[int, ...] | None:
     """The class values of ``--label-value`` (flattened, in order, no repeats), or None."""
     if args.label_value is None:
         return None
     return tuple(dict.fromkeys(v for group in args.label_value for v in group))
 
 
-def load_pairs_of(args):
-    """``(images, labels)`` of :func:`pairs_options`' arguments."""
+def load_pairs_of(args: argparse.Namespace) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``(images, labels)`` of :func:`pairs_options`' arguments (as ``data.files.load_pairs``)."""
     from ..data.files import load_pairs
 
     return load_pairs(args.images, args.labels, mode=args.label_mode, value=label_values(args))
 
 
-def pair_inputs(args) -> list:
+def pair_inputs(args: argparse.Namespace) -> list[Path]:
     """Resolved input files of :func:`pairs_options`' arguments (for ``pathguard``)."""
     from ..data.files import IMAGE_SUFFIXES
     from ..pathguard import expand_inputs
@@ -85,7 +92,7 @@ def pair_inputs(args) -> list:
     return expand_inputs([*args.images, *args.labels], suffixes=IMAGE_SUFFIXES)
 
 
-def threshold_option(parser) -> None:
+def threshold_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--threshold P`` (IOG mask threshold, checked to be in (0, 1) when parsed)."""
 
     def probability(text: str) -> float:
@@ -120,7 +127,7 @@ def _error(message: str) -> int:
     return 2
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv

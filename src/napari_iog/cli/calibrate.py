@@ -12,10 +12,12 @@ not changed. Needs at least 10 objects. Fine-tuning does this by itself on its v
 
 from __future__ import annotations
 
+import argparse
+
 from ..words import count
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     from . import pairs_options
 
     p = subparsers.add_parser(
@@ -33,7 +35,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from ..cli import CLIError, load_pairs_of, pair_inputs
     from ..data.datasets import ObjectDataset
     from ..models.checkpoint import load_model, resolve_source

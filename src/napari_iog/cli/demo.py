@@ -11,7 +11,7 @@ from collections.abc import Mapping
 _HEADLESS_QPA = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb")
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "demo",
         help="open napari with a sample stack and the IOG Annotator",

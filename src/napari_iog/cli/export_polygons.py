@@ -22,7 +22,7 @@ OUT_SUFFIXES = (".geojson", ".gpkg", ".json")
 LABEL_SUFFIXES = (".tif", ".tiff", ".npy")
 
 
-def register(subparsers) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``export-polygons`` subcommand and set ``args.func``."""
     p = subparsers.add_parser(
         "export-polygons",
@@ -77,7 +77,7 @@ def _georef(args, first: Path):
     )
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from napari_iog.geo.attributes import attributes_from_records, records_of_sidecar, sidecar_of
     from napari_iog.geo.vector_io import write_features
     from napari_iog.geo.vectorize import Feature, labels_to_features

@@ -11,17 +11,22 @@ alone prints. Ctrl-C keeps the last good checkpoint.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import AUTO_WEIGHTS
 from ..words import count
 from .finetune_report import ProgressBar, busy_note, epoch_line  # noqa: F401  (public here)
 
+if TYPE_CHECKING:
+    from ..training.job import FinetuneSpec
+
 SKIP = ()  # every FinetuneConfig field is an option
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     from ..training.config import FinetuneConfig
     from . import pairs_options
     from .options import add_config_options
@@ -48,7 +53,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run, lr=None, schedule=None)  # None: the optimizer's own (below)
 
 
-def spec_from_args(args):
+def spec_from_args(args: argparse.Namespace) -> FinetuneSpec:
     """The :class:`~napari_iog.training.job.FinetuneSpec` of the parsed arguments."""
     from ..training.config import PAPER_LR, FinetuneConfig
     from ..training.job import FilePairs, FinetuneSpec
@@ -69,7 +74,7 @@ def spec_from_args(args):
                         resume=args.resume)  # fmt: skip
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from ..training import job
     from ..training.distributed import from_env
     from ..training.events import drive

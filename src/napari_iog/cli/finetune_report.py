@@ -4,11 +4,17 @@ lines, and the note when a busy machine slowed a CPU run."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..training.events import Epoch, Step, TrainSummary
 
 BUSY_SHARE = 0.6  # below this share of its threads' time, a run was slowed by other work
 
 
-def busy_note(summary, clock: str, device: str = "cpu", min_seconds: float = 20.0) -> str | None:
+def busy_note(
+    summary: TrainSummary, clock: str, device: str = "cpu", min_seconds: float = 20.0
+) -> str | None:
     """A warning when a CPU run of at least ``min_seconds`` got less than ``BUSY_SHARE`` of its
     threads' time (``summary.cpu_seconds`` is already per thread) - a busy machine, so a
     wall-clock ``--minutes`` bought fewer steps; None otherwise (GPU runs: the CPU waits)."""
@@ -35,7 +41,7 @@ def busy_note(summary, clock: str, device: str = "cpu", min_seconds: float = 20.
     )
 
 
-def epoch_line(ev) -> str:
+def epoch_line(ev: Epoch) -> str:
     """The log line of an "epoch" event, every metric labelled: training loss, crop IoU after
     the 3 IOG clicks, after 1 simulated corrective click, and the best score (the mean of the
     two, what epochs are ranked by); no validation metrics when there are no validation objects."""
@@ -55,10 +61,10 @@ class ProgressBar:
     (the run stops there, whatever ``--epochs`` says); else the run's steps (taken from the
     events, so a resumed run starts where it left off)."""
 
-    def __init__(self, minutes: float | None, clock: str = "wall"):
+    def __init__(self, minutes: float | None, clock: str = "wall") -> None:
         self.minutes, self.clock, self.bar, self._c0 = minutes, clock, None, None
 
-    def _seconds(self, ev) -> float:
+    def _seconds(self, ev: Step) -> float:
         """Budget seconds spent: the event's wall seconds, or (``clock="cpu"``) this process's
         CPU seconds per torch thread since the first step event."""
         if self.clock != "cpu":
@@ -72,7 +78,7 @@ class ProgressBar:
             self._c0 = now  # counted from the first step on
         return (now - self._c0) / max(1, torch.get_num_threads())
 
-    def step(self, ev) -> None:
+    def step(self, ev: Step) -> None:
         """Advance to the "step" event ``ev``."""
         from tqdm import tqdm
 

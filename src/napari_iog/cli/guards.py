@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 
@@ -19,7 +20,7 @@ def _positive(value, flag: str, what: str = "> 0") -> None:
         raise CLIError(f"{flag} must be a finite number {what}, got {value}.")
 
 
-def check_finetune_args(args) -> None:
+def check_finetune_args(args: argparse.Namespace) -> None:
     """Refuse (``CLIError``/``PathGuardError``, exit 2) unusable ``finetune`` arguments: ``--minutes``
     not finite and > 0, ``--lr`` not finite in (0, 1], counts < 1, and an ``--out`` that is not a
     checkpoint name, sits in a missing or read-only folder, or is one of the inputs (images,

@@ -11,6 +11,11 @@ import argparse
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from napari_iog.harvest.plan import HarvestPlan
+    from napari_iog.harvest.runner import HarvestProgress
 
 EPILOG = """\
 box files:
@@ -30,7 +35,7 @@ outputs (for --out masks.json):
 """
 
 
-def register(subparsers) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``harvest`` subcommand to an argparse ``subparsers`` and set ``args.func``."""
     from . import threshold_option
 
@@ -84,7 +89,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Bad arguments and box files raise ValueError subclasses (the CLI prints them, exit 2)."""
     from pathlib import Path
 
@@ -164,7 +169,7 @@ class StopRequest:
         print("\nstopping after the current image (Ctrl-C again: at once)", file=sys.stderr)
 
 
-def interrupted_line(out: str, progress, merged: bool) -> str:
+def interrupted_line(out: str, progress: HarvestProgress | None, merged: bool) -> str:
     """The one line an interrupted harvest ends with: what is saved, and how to resume.
     ``progress``: the last HarvestProgress seen (None: none yet); ``merged``: ``out`` was
     rewritten with the finished images."""
@@ -185,7 +190,7 @@ def interrupted_line(out: str, progress, merged: bool) -> str:
     )
 
 
-def check_paths(args, plan) -> None:
+def check_paths(args: argparse.Namespace, plan: HarvestPlan) -> None:
     """Refuse, before any work, a ``--out`` (or the summary / label files it implies) that is the
     box file, one of the plan's images or the weights, or that cannot be written."""
     from pathlib import Path

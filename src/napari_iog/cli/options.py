@@ -12,8 +12,12 @@ import argparse
 import dataclasses
 import re
 import typing
+from collections.abc import Collection
+from typing import Any, TypeVar
 
 SEP = "__"  # dest of a nested field: "augment__rotate"
+
+_Config = TypeVar("_Config")
 
 
 def _flag(f: dataclasses.Field) -> str:
@@ -43,7 +47,14 @@ def _fields(cls, skip):
     return [f for f in dataclasses.fields(cls) if f.name not in skip and f.metadata.get("help")]
 
 
-def add_config_options(parser, cls, base=None, skip=(), prefix: str = "", group=None) -> None:
+def add_config_options(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    base: object | None = None,
+    skip: Collection[str] = (),
+    prefix: str = "",
+    group: argparse._ArgumentGroup | None = None,
+) -> None:
     """Add an option for every field of dataclass ``cls`` (not in ``skip``), default from
     ``base`` (an instance; default ``cls()``), help from the field's metadata."""
     base = cls() if base is None else base
@@ -84,7 +95,14 @@ def _show(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def config_from_args(cls, args, base=None, skip=(), prefix: str = "", **override):
+def config_from_args(
+    cls: type[_Config],
+    args: argparse.Namespace,
+    base: _Config | None = None,
+    skip: Collection[str] = (),
+    prefix: str = "",
+    **override: Any,
+) -> _Config:
     """``cls`` with every generated option's value from ``args`` (fields in ``skip`` keep
     ``base``'s value, default ``cls()``), then ``override`` applied."""
     base = cls() if base is None else base

@@ -13,7 +13,9 @@ with :meth:`ObjectDataset.from_arrays`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +24,9 @@ from ..words import count
 from .augment import AugmentConfig, random_affine
 from .files import DataError, pair_planes
 from .prompts import simulate_prompt
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,9 @@ class Sample:
     record: ObjectRecord
 
 
-def split_stack(image, labels, rgb: bool | None = None) -> tuple[list, list]:
+def split_stack(
+    image: np.ndarray, labels: np.ndarray, rgb: bool | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Split an image ``[H, W]``, ``[H, W, 3]``, ``[Z, H, W]`` or ``[Z, H, W, 3]`` and labels
     ``[H, W]`` / ``[Z, H, W]`` into paired 2D planes; planes whose labels are all 0 are dropped
     (e.g. the slices a user has not annotated yet)."""
@@ -80,13 +87,13 @@ class ObjectDataset:
 
     def __init__(
         self,
-        images,
-        labels,
+        images: Iterable[np.ndarray],
+        labels: Iterable[np.ndarray],
         preprocess: PreprocessConfig | None = None,
         min_area: int = 50,
         label_mode: str = "auto",
-        _shared=None,
-    ):
+        _shared: tuple[list[np.ndarray], list[np.ndarray], list[ObjectRecord], int] | None = None,
+    ) -> None:
         from ..inference.image import to_network_rgb
 
         self.preprocess = preprocess or PreprocessConfig()
@@ -102,7 +109,14 @@ class ObjectDataset:
         self._index()
 
     @classmethod
-    def from_arrays(cls, image, labels, preprocess=None, min_area: int = 50, **kw) -> ObjectDataset:
+    def from_arrays(
+        cls,
+        image: np.ndarray,
+        labels: np.ndarray,
+        preprocess: PreprocessConfig | None = None,
+        min_area: int = 50,
+        **kw: Any,
+    ) -> ObjectDataset:
         """From one (image, labels) pair of arrays, 2D or a stack (see :func:`split_stack`)."""
         ims, labs = split_stack(image, labels)
         if not ims:
@@ -136,7 +150,7 @@ class ObjectDataset:
             f"({n_border} touch the image border; {self.n_skipped_small} skipped: area < {self.min_area} px or thinner than {MIN_SIDE} px)"
         )
 
-    def subset(self, indices) -> ObjectDataset:
+    def subset(self, indices: Iterable[int]) -> ObjectDataset:
         objs = [self.objects[i] for i in indices]
         return ObjectDataset(
             [],
@@ -199,7 +213,7 @@ class ObjectDataset:
         return Sample(ni.x, target, ni.click_maps, rec)
 
 
-def collate(samples: list[Sample]):
+def collate(samples: list[Sample]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Stack samples into torch tensors ``x [B, 5, S, S]``, ``target [B, 1, S, S]``,
     ``click_maps [B, 2, S, S]`` (float32, CPU)."""
     import torch

@@ -8,7 +8,9 @@ become instances by connected components.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,8 +78,11 @@ def _list_files(source: str | Path | list) -> list[Path]:
 
 
 def pair_planes(
-    images: list[np.ndarray], labels: list[np.ndarray], names: list[str] | None = None, **label_kw
-) -> tuple[list, list]:
+    images: list[np.ndarray],
+    labels: list[np.ndarray],
+    names: list[str] | None = None,
+    **label_kw: Any,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Validate in-memory planes and convert labels to instances (see :func:`as_instances`);
     ``names``: where each label plane came from (its file), put in front of a refusal."""
     if len(images) == 0:
@@ -112,7 +117,11 @@ def _listed(names: list[str]) -> str:
 _ORDER = ("instances", "classes", "1-bit", "mask", "binary", "unclear", "empty")
 
 
-def check_label_set(named: list[tuple[str, np.ndarray]], mode: str = "auto", value=None) -> None:
+def check_label_set(
+    named: list[tuple[str, np.ndarray]],
+    mode: str = "auto",
+    value: int | Iterable[int] | None = None,
+) -> None:
     """Refuse (:class:`DataError`, naming the files and the flags to use) a set of label planes
     ``[(file name, plane), ...]`` that one ``mode``/``value`` would read wrongly: in ``auto`` mode,
     instance images mixed with class maps, and, with ``value``, 1-bit masks (the value would be
@@ -181,7 +190,12 @@ def labels_msg(kind: str, flag: str) -> str:
     )
 
 
-def load_pairs(images, labels, mode: str = "auto", value=None) -> tuple[list, list]:
+def load_pairs(
+    images: str | Path | list[str | Path] | tuple[str | Path, ...],
+    labels: str | Path | list[str | Path] | tuple[str | Path, ...],
+    mode: str = "auto",
+    value: int | Iterable[int] | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Load (image plane, instance plane) pairs from files/folders/globs (or lists of them).
 
     Files pair up in sorted order; stacks are split into planes. ``mode``/``value``: see

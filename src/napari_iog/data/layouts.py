@@ -5,6 +5,7 @@ benchmarks, the starter-model recipe and the tests. Every reader returns lists o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,9 @@ SPACENET_SPLIT_COL = 450  # SpaceNet tile: train on cols < 450, test on the rest
 SSTEM_CODES = {"neurons": (255,), "neurons+glia": (255, 159)}  # labels/labelsNNNNNNNN.png
 
 
-def load_sstem(root: str | Path, slices, kind: str = "mitochondria") -> tuple[list, list]:
+def load_sstem(
+    root: str | Path, slices: Iterable[int], kind: str = "mitochondria"
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """ssTEM Drosophila VNC (``raw/NN.tif`` + ``<kind>/NN.png``); instances = 4-connected components."""
     root = Path(root)
     imgs, labs = [], []
@@ -41,7 +44,9 @@ def load_isprs(root: str | Path, name: str, value: int = 2) -> tuple[np.ndarray,
     return img, as_instances(lab, "classes", value=value)
 
 
-def load_isbi2012(root: str | Path, slices) -> tuple[list, list]:
+def load_isbi2012(
+    root: str | Path, slices: Iterable[int]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """ISBI 2012 training stack (``image/N.png`` uint8 [512, 512], ``label/N.png`` 255 = cell
     interior, 0 = membrane); instances = 4-connected components of the interiors."""
     root = Path(root)
@@ -50,7 +55,9 @@ def load_isbi2012(root: str | Path, slices) -> tuple[list, list]:
     return imgs, labs
 
 
-def sstem_structures(root: str | Path, slices, kind: str = "neurons") -> list[np.ndarray]:
+def sstem_structures(
+    root: str | Path, slices: Iterable[int], kind: str = "neurons"
+) -> list[np.ndarray]:
     """Instance planes of other ssTEM structures: 4-connected components of
     ``labels/labelsNNNNNNNN.png`` whose code is in ``SSTEM_CODES[kind]`` (255 neuron profiles,
     159 glia)."""
@@ -61,7 +68,9 @@ def sstem_structures(root: str | Path, slices, kind: str = "neurons") -> list[np
     return out
 
 
-def spacenet_halves(root: str | Path, split_col: int = SPACENET_SPLIT_COL):
+def spacenet_halves(
+    root: str | Path, split_col: int = SPACENET_SPLIT_COL
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``(left image, left labels), (right image, right labels)`` of the SpaceNet tile; buildings
     crossing ``split_col`` are dropped (0) from both halves."""
     from scipy import ndimage
@@ -80,7 +89,9 @@ def load_lucchi(root: str | Path) -> tuple[list, list]:
     return load_pairs(root / "images", root / "instances", mode="instances")
 
 
-def load_aerial_fair(root: str | Path, areas) -> tuple[list, list]:
+def load_aerial_fair(
+    root: str | Path, areas: Iterable[int]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """aerial-fair ``area<N>/images/*.png`` (RGB) + ``area<N>/instances/*.tif`` for ``areas``."""
     ims, labs = [], []
     for area in areas:

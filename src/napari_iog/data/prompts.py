@@ -28,8 +28,9 @@ def _mask2d(mask, what: str = "mask") -> np.ndarray:
     return m > 0.5 if m.dtype.kind == "f" else m.astype(bool)
 
 
-def box_from_mask(mask) -> BBox:
-    """Tight inclusive box of the object (``PromptError`` if the mask is empty)."""
+def box_from_mask(mask: np.ndarray) -> BBox:
+    """Tight inclusive box of the object in ``mask`` ``[H, W]`` (bool, int > 0, or float > 0.5);
+    ``PromptError`` if the mask is empty."""
     return BBox.from_mask(_mask2d(mask))
 
 
@@ -57,8 +58,9 @@ def jitter_box(
     return out.clip(image_shape) if image_shape is not None else out
 
 
-def inside_click(mask, box: BBox | None = None) -> Click:
-    """The inside click: the point farthest from the object boundary (EDT maximum).
+def inside_click(mask: np.ndarray, box: BBox | None = None) -> Click:
+    """The inside click: the point farthest from the object boundary (EDT maximum) of ``mask``
+    ``[H, W]`` (bool, int > 0, or float > 0.5).
 
     Computed on the object restricted to ``box`` (default: its tight box); pixels outside the box
     or outside the array count as background. Returns a positive :class:`Click` in the mask's
@@ -76,10 +78,14 @@ def inside_click(mask, box: BBox | None = None) -> Click:
 
 
 def simulate_prompt(
-    mask, rng: np.random.Generator | None = None, jitter: float = 0.0, max_jitter_px: int = 10
+    mask: np.ndarray,
+    rng: np.random.Generator | None = None,
+    jitter: float = 0.0,
+    max_jitter_px: int = 10,
 ) -> Prompt:
-    """The 3 IOG clicks from a ground-truth mask: box (jittered if ``jitter > 0`` and ``rng``)
-    and the inside click at the EDT maximum of the object within that box."""
+    """The 3 IOG clicks from a ground-truth mask ``[H, W]`` (bool, int > 0, or float > 0.5):
+    box (jittered if ``jitter > 0`` and ``rng``) and the inside click at the EDT maximum of the
+    object within that box."""
     m = _mask2d(mask)
     box = box_from_mask(m)
     if jitter > 0 and rng is not None:
@@ -87,7 +93,7 @@ def simulate_prompt(
     return Prompt(box, inside_click(m, box))
 
 
-def prompt_from_mask(mask, margin: int = 0) -> Prompt:
+def prompt_from_mask(mask: np.ndarray, margin: int = 0) -> Prompt:
     """The IOG prompt for an existing 2D mask ``[H, W]``: its tight box grown by ``margin`` px
     (clipped to the plane) and the inside click of :func:`inside_click`. ``PromptError`` for an
     empty mask."""
@@ -100,8 +106,11 @@ def prompt_from_mask(mask, margin: int = 0) -> Prompt:
     return Prompt(box, inside_click(m, tight))
 
 
-def error_regions(pred, gt, void=None) -> tuple[np.ndarray, np.ndarray]:
-    """bool ``(missed, false_positive)`` maps: ``gt & ~pred`` and ``pred & ~gt``, void excluded."""
+def error_regions(
+    pred: np.ndarray, gt: np.ndarray, void: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """bool ``(missed, false_positive)`` maps ``[H, W]``: ``gt & ~pred`` and ``pred & ~gt``, void
+    excluded. ``pred``, ``gt``, ``void``: masks ``[H, W]`` (bool, int > 0, or float > 0.5)."""
     p, g = _mask2d(pred, "prediction"), _mask2d(gt, "ground truth")
     if p.shape != g.shape:
         raise PromptError(f"Prediction shape {p.shape} != ground-truth shape {g.shape}.")
@@ -112,8 +121,11 @@ def error_regions(pred, gt, void=None) -> tuple[np.ndarray, np.ndarray]:
     return fn, fp
 
 
-def next_click(pred, gt, void=None, min_region: int = 1) -> Click | None:
-    """The next corrective click, or ``None`` if the prediction is already perfect.
+def next_click(
+    pred: np.ndarray, gt: np.ndarray, void: np.ndarray | None = None, min_region: int = 1
+) -> Click | None:
+    """The next corrective click, or ``None`` if the prediction is already perfect. ``pred``,
+    ``gt``, ``void``: masks ``[H, W]`` (bool, int > 0, or float > 0.5; see :func:`error_regions`).
 
     Picks the largest 8-connected error region (by area) among missed foreground and false
     positives, and clicks at its distance-transform maximum (region and array borders count as

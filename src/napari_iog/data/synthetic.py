@@ -10,10 +10,10 @@ import numpy as np
 
 
 def blobs(
-    shape=(128, 128),
+    shape: tuple[int, int] = (128, 128),
     n: int = 4,
     seed: int = 0,
-    radius=(7, 14),
+    radius: tuple[float, float] = (7, 14),
     allow_border: bool = False,
     contrast: float = 90.0,
     noise: float = 12.0,

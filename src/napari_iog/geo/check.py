@@ -8,10 +8,15 @@ that traced pixel centres would have 0.5.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from napari_iog.geo.deps import require
 from napari_iog.geo.georef import GeoReference
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 
 def boundary_corners(mask: np.ndarray) -> np.ndarray:
@@ -24,7 +29,7 @@ def boundary_corners(mask: np.ndarray) -> np.ndarray:
     return ~(inside | outside)
 
 
-def vertex_errors(geometry, mask: np.ndarray, georef: GeoReference) -> np.ndarray:
+def vertex_errors(geometry: BaseGeometry, mask: np.ndarray, georef: GeoReference) -> np.ndarray:
     """Per-vertex error (px, float64) of ``geometry`` (in ``georef``'s coordinates) against
     ``mask [H, W]`` (see the module docstring). An upper bound of the distance to the boundary
     corners (exact when the vertex is within 0.5 px of one)."""

@@ -15,11 +15,18 @@ So :meth:`GeoReference.map_to_pixel` gives ``(0.0, 0.0)`` at the centre of the f
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from napari_iog.geo.deps import GeoInputError, require
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from pyproj import CRS
+    from rasterio.transform import Affine
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 METADATA_KEY = "georeference"  # key of GeoReference.to_dict() in a napari layer's metadata
@@ -50,7 +57,7 @@ class GeoReference:
         object.__setattr__(self, "shape", (int(self.shape[0]), int(self.shape[1])))
 
     @classmethod
-    def pixel_grid(cls, shape) -> GeoReference:
+    def pixel_grid(cls, shape: Sequence[int]) -> GeoReference:
         """Pixel coordinates, no CRS: ``x = col``, ``y = row`` on pixel edges (the image's
         top-left corner is ``(0, 0)``, the centre of pixel (0, 0) is ``(0.5, 0.5)``)."""
         return cls(IDENTITY, None, (int(shape[0]), int(shape[1])), "pixels")
@@ -65,14 +72,14 @@ class GeoReference:
         a, b, _, d, e, _ = self.transform
         return (float(np.hypot(b, e)), float(np.hypot(a, d)))
 
-    def pixel_to_map(self, row, col) -> tuple[np.ndarray, np.ndarray]:
+    def pixel_to_map(self, row: ArrayLike, col: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Map ``(x, y)`` of pixel-centre coordinates ``(row, col)`` (scalars or arrays)."""
         a, b, c, d, e, f = self.transform
         r = np.asarray(row, dtype=np.float64) + 0.5
         q = np.asarray(col, dtype=np.float64) + 0.5
         return a * q + b * r + c, d * q + e * r + f
 
-    def map_to_pixel(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+    def map_to_pixel(self, x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Continuous pixel ``(row, col)`` (pixel-centre convention) of map ``(x, y)``."""
         a, b, c, d, e, f = self.transform
         det = a * e - b * d
@@ -82,11 +89,11 @@ class GeoReference:
         row_edge = (a * dy - d * dx) / det
         return row_edge - 0.5, col_edge - 0.5
 
-    def affine(self):
+    def affine(self) -> Affine:
         """The transform as a rasterio ``Affine`` (needs the ``[geo]`` extra)."""
         return require("rasterio.transform").Affine(*self.transform)
 
-    def crs_object(self):
+    def crs_object(self) -> CRS | None:
         """The CRS as a ``pyproj.CRS`` (``None`` without CRS)."""
         return require("pyproj").CRS.from_user_input(self.crs) if self.crs else None
 
@@ -101,7 +108,7 @@ class GeoReference:
         }
 
     @classmethod
-    def from_dict(cls, d) -> GeoReference:
+    def from_dict(cls, d: Mapping[str, Any]) -> GeoReference:
         """Inverse of :meth:`to_dict`; :class:`GeoInputError` for a malformed record."""
         try:
             return cls(

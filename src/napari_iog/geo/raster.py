@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +108,7 @@ def write_label_geotiff(
     path: str | os.PathLike,
     labels: np.ndarray,
     georef: GeoReference,
-    inputs=(),
+    inputs: Iterable[str | os.PathLike] = (),
 ) -> Path:
     """Write instance labels ``[H, W]`` (integer ids, 0 = background) as a deflate GeoTIFF with
     ``georef``'s CRS and transform, atomically; ``path`` must not be one of ``inputs``.

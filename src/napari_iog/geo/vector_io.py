@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def write_features(
     path: str | os.PathLike,
     features: list[Feature],
     crs: str | None,
-    inputs=(),
+    inputs: Iterable[str | os.PathLike] = (),
     layer: str | None = None,
 ) -> Path:
     """Write ``features`` (one row each; geometry promoted to MultiPolygon) to ``path`` (.geojson

@@ -11,13 +11,18 @@ polygon of the same (Multi)Polygon feature.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from napari_iog.geo.deps import GeoInputError, NoCRSWarning, require
 from napari_iog.geo.georef import GeoReference
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+    from shapely.geometry.base import BaseGeometry
 
 MAX_ID = 2**31 - 1  # polygonize works on int32
 
@@ -104,7 +109,12 @@ def labels_to_features(
     return out
 
 
-def features_to_labels(geometries, ids, georef: GeoReference, dtype=np.int32) -> np.ndarray:
+def features_to_labels(
+    geometries: Iterable[BaseGeometry | None],
+    ids: Iterable[int],
+    georef: GeoReference,
+    dtype: DTypeLike = np.int32,
+) -> np.ndarray:
     """Rasterise ``geometries`` (shapely, in ``georef``'s coordinates) with values ``ids`` onto
     the ``[H, W]`` grid of ``georef`` (a pixel is in when its centre is; later ones win)."""
     features_mod = require("rasterio.features")

@@ -11,10 +11,17 @@ and its image re-run elsewhere; an image whose worker dies repeatedly (dask's
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from napari_iog.harvest.config import HarvestConfig, HarvestConfigError
 from napari_iog.harvest.plan import ImageTask
 from napari_iog.harvest.task import image_failure
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+_Event = TypeVar("_Event")
 
 
 def default_workers(config: HarvestConfig) -> int:
@@ -65,7 +72,17 @@ def _dask_failure(task: ImageTask, err: BaseException) -> dict:
     return image_failure(task, reason, detail)
 
 
-def run_on_dask(todo, task_fn, args, config, scheduler, client, n_workers, cancel, on_result):
+def run_on_dask(
+    todo: Sequence[ImageTask],
+    task_fn: Callable[..., dict],
+    args: tuple[Any, ...],
+    config: HarvestConfig,
+    scheduler: str | None,
+    client: Client | None,
+    n_workers: int | None,
+    cancel: Callable[[], bool] | None,
+    on_result: Callable[[ImageTask, dict], _Event],
+) -> Iterator[_Event]:
     """Run ``task_fn(task, *args)`` for every task of ``todo`` on dask; yields
     ``on_result(task, result)`` per finished image (in completion order). ``client`` = an existing
     Client, else one is opened (``scheduler`` address or a new LocalCluster of ``n_workers``) and

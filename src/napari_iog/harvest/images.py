@@ -22,7 +22,7 @@ class ImageReadError(ValueError):
     """An image that is missing or cannot be read as 2D grey / RGB(A); the message says why."""
 
 
-def open_image(path: str | Path):
+def open_image(path: str | Path) -> np.ndarray:
     """Open ``path`` as a 2D plane: a read-only ``np.memmap`` for uncompressed TIFF, else an array.
 
     Raises :class:`ImageReadError` for a missing, unreadable or non-2D image."""

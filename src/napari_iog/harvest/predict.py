@@ -11,11 +11,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from napari_iog.harvest.plan import BoxRecord, Issue
 from napari_iog.structures import BBox, Click, Prompt, PromptError
+
+if TYPE_CHECKING:
+    from napari_iog.inference import IOGPredictor
 
 MIN_BOX = 2  # px; smaller boxes cannot be cropped meaningfully
 
@@ -33,8 +37,11 @@ class BoxMask:
     inside: tuple[float, float] | None = None
 
 
-def check_boxes(records: Sequence[BoxRecord], shape, image: str | None = None):
-    """Split ``records`` into usable ones (boxes clipped to the image) and skip issues.
+def check_boxes(
+    records: Sequence[BoxRecord], shape: tuple[int, ...], image: str | None = None
+) -> tuple[list[BoxRecord], list[Issue]]:
+    """Split ``records`` into usable ones (boxes clipped to the image ``shape`` ``(H, W, ...)``)
+    and skip issues.
 
     Returns ``(list[BoxRecord], list[Issue])``."""
     h, w = int(shape[0]), int(shape[1])
@@ -138,7 +145,7 @@ def _to_boxmask(rec: BoxRecord, res, inside=None) -> BoxMask:
 
 
 def iter_box_masks(
-    predictor,
+    predictor: IOGPredictor,
     records: Sequence[BoxRecord],
     batch_size: int = 8,
     two_stage: bool = False,
@@ -188,10 +195,10 @@ def cached_predictor(
     weights: str,
     device: str = "auto",
     amp: bool = True,
-    torch_threads=None,
+    torch_threads: int | None = None,
     weights_id: str = "",
     threshold: float | None = None,
-):
+) -> tuple[IOGPredictor, threading.Lock]:
     """``(IOGPredictor, lock)`` for these weights, loaded once per process and reused by every
     task that runs there (a dask worker loads the model once). Hold ``lock`` while using it: the
     predictor keeps the current image as state. ``threshold``: mask threshold instead of the

@@ -18,9 +18,13 @@ def _coco():
     return require("pycocotools.mask", "COCO RLE masks (harvest)")
 
 
-def encode(mask: np.ndarray, origin: tuple[int, int] = (0, 0), image_shape=None) -> dict:
-    """Compressed COCO RLE of a bool window ``mask`` placed at ``origin`` in ``image_shape``
-    (default: the mask is the whole image)."""
+def encode(
+    mask: np.ndarray,
+    origin: tuple[int, int] = (0, 0),
+    image_shape: tuple[int, ...] | None = None,
+) -> dict:
+    """Compressed COCO RLE of a bool window ``mask`` ``[h, w]`` placed at ``origin`` ``(row, col)``
+    in ``image_shape`` ``(H, W, ...)`` (default: the mask is the whole image)."""
     mask_utils = _coco()
 
     mask = np.asarray(mask, dtype=bool)

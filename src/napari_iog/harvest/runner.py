@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from napari_iog.harvest.config import (
     HarvestConfig,
@@ -30,6 +31,9 @@ from napari_iog.harvest.store import ResultStore, atomic_write, image_key
 from napari_iog.harvest.summary import HarvestSummary
 from napari_iog.harvest.task import LOAD_FAILED, harvest_image
 from napari_iog.harvest.zarr_labels import ZarrLabelsSink
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 INLINE = "inline"  # scheduler value: run in this process, no dask (debugging, tiny jobs)
 
@@ -100,7 +104,7 @@ def iter_harvest(
     out: str | Path,
     *,
     scheduler: str | None = None,
-    client=None,
+    client: Client | None = None,
     n_workers: int | None = None,
     cancel: Callable[[], bool] | None = None,
     task_fn: Callable = harvest_image,
@@ -213,7 +217,12 @@ def iter_harvest(
 
 
 def run_harvest(
-    plan, config, images_dir, out, progress: Callable | None = None, **kwargs
+    plan: HarvestPlan,
+    config: HarvestConfig,
+    images_dir: str | Path,
+    out: str | Path,
+    progress: Callable[[HarvestProgress], object] | None = None,
+    **kwargs: Any,
 ) -> HarvestSummary:
     """Run :func:`iter_harvest` to the end; ``progress(event)`` is called for every event."""
     summary = None

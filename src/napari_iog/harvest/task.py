@@ -34,8 +34,9 @@ def image_failure(task: ImageTask, reason: str, detail: str) -> dict:
     }
 
 
-def annotation(task: ImageTask, bm: BoxMask, shape) -> dict:
-    """COCO annotation of one mask (``bbox`` is the input box, ``segmentation`` compressed RLE)."""
+def annotation(task: ImageTask, bm: BoxMask, shape: tuple[int, ...]) -> dict:
+    """COCO annotation of one mask (``bbox`` is the input box, ``segmentation`` compressed RLE);
+    ``shape``: the image's ``(H, W, ...)``."""
     seg = rle.encode(bm.mask, bm.origin, shape)
     ann = {
         "id": bm.record.ann_id,

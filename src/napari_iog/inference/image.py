@@ -22,7 +22,12 @@ only the pixels that are asked for, so huge images never get a full-size float c
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 _SAMPLE_TARGET = 4_000_000
 _ROW_BLOCK_ELEMS = 1 << 24
@@ -32,7 +37,11 @@ class ImageError(ValueError):
     """An image that cannot be fed to the network; the message says what to do."""
 
 
-def to_network_rgb(image, rgb: bool | None = None, contrast_limits=None) -> np.ndarray:
+def to_network_rgb(
+    image: ArrayLike,
+    rgb: bool | None = None,
+    contrast_limits: tuple[float, float] | None = None,
+) -> np.ndarray:
     """Convert a whole 2D image plane to float32 ``[H, W, 3]`` in 0..255 (see module doc)."""
     return NetworkImage(image, rgb=rgb, contrast_limits=contrast_limits).full()
 
@@ -43,7 +52,12 @@ class NetworkImage:
     ``shape`` is ``(H, W)``; :meth:`gather` and :meth:`full` return float32 ``[..., 3]``.
     """
 
-    def __init__(self, image, rgb: bool | None = None, contrast_limits=None):
+    def __init__(
+        self,
+        image: ArrayLike,
+        rgb: bool | None = None,
+        contrast_limits: tuple[float, float] | None = None,
+    ):
         lazy = _is_lazy(image)
         arr = image if isinstance(image, np.ndarray) or lazy else np.asarray(image)
         if arr.dtype == object or arr.dtype.kind in "cSUV":
@@ -205,7 +219,11 @@ def _is_range(idx: np.ndarray) -> bool:
     return idx.size > 0 and int(idx[-1]) - int(idx[0]) + 1 == idx.size
 
 
-def as_network_image(image, rgb: bool | None = None, contrast_limits=None) -> NetworkImage:
+def as_network_image(
+    image: ArrayLike | NetworkImage,
+    rgb: bool | None = None,
+    contrast_limits: tuple[float, float] | None = None,
+) -> NetworkImage:
     """Pass a :class:`NetworkImage` through unchanged, wrap anything else."""
     if isinstance(image, NetworkImage):
         return image

@@ -12,12 +12,16 @@ All coordinates are image ``(row, col)``; windows are given by their top-left ``
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from scipy import ndimage
 
 from ..structures import BBox, MaskResult, Prompt
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 COMMIT_MODES = ("keep", "overwrite", "background")
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -40,7 +44,7 @@ def check_finite_prob(prob: np.ndarray, source: str = "The network") -> None:
         )
 
 
-def keep_seeded_components(mask: np.ndarray, seeds_rc) -> np.ndarray:
+def keep_seeded_components(mask: np.ndarray, seeds_rc: ArrayLike) -> np.ndarray:
     """Keep the 8-connected components of bool ``mask`` ``[h, w]`` that contain a seed
     (``[N, 2]`` (row, col) in mask pixels, rounded; seeds off the mask are ignored). If no seed
     hits the mask, keep the largest component. Returns a new bool ``[h, w]``."""
@@ -65,7 +69,7 @@ def finalize_mask(
     prompt: Prompt,
     threshold: float = 0.5,
     clip_to_box: bool = False,
-    seeds_rc=(),
+    seeds_rc: ArrayLike = (),
     max_hole_area: int = 0,
 ) -> MaskResult:
     """Turn a float ``[h, w]`` probability window at ``origin`` into a :class:`MaskResult`.
@@ -168,7 +172,13 @@ class LabelEdit(NamedTuple):
         return int(self.old_values.size)
 
 
-def paste_labels(labels, result: MaskResult, label_id: int, mode: str = "keep", plane=None):
+def paste_labels(
+    labels: np.ndarray,
+    result: MaskResult,
+    label_id: int,
+    mode: str = "keep",
+    plane: int | Sequence[int] | None = None,
+) -> LabelEdit:
     """The edit that commits ``result`` as ``label_id`` into ``labels`` (not written here).
 
     ``labels``: a 2D ``[H, W]`` array (possibly a view of one slice of an nD array), or an nD

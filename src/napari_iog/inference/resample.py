@@ -15,7 +15,12 @@ columns) and (2) compute only part of the output (the part of a pasted map insid
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
 
 _A = -0.75
 _CHUNK_ELEMS = 1 << 22  # bound on temporary floats per output chunk
@@ -70,7 +75,12 @@ def offset_table(
     return np.where(valid, local, 0), w, needed
 
 
-def resample(src: np.ndarray, rows, cols, dtype=np.float32) -> np.ndarray:
+def resample(
+    src: np.ndarray,
+    rows: tuple[np.ndarray, np.ndarray],
+    cols: tuple[np.ndarray, np.ndarray],
+    dtype: DTypeLike = np.float32,
+) -> np.ndarray:
     """Separable resample of ``src`` ``[h, w]`` or ``[h, w, C]`` with per-axis tables
     ``rows = (idx [R, k], w [R, k])`` and ``cols = (idx [Q, k], w [Q, k])``.
     Returns ``dtype`` ``[R, Q]`` or ``[R, Q, C]``; works in row chunks to bound memory."""

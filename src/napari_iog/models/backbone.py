@@ -10,6 +10,7 @@ layer1 ``/4``, layer2 ``/8``, layer3 ``/16``, layer4 ``/16`` (dilated; paper §1
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -35,7 +36,14 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, cin, planes, stride=1, dilation=1, downsample=None):
+    def __init__(
+        self,
+        cin: int,
+        planes: int,
+        stride: int = 1,
+        dilation: int = 1,
+        downsample: nn.Module | None = None,
+    ):
         super().__init__()
         self.conv1 = _conv3x3(cin, planes, stride, dilation)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -44,7 +52,8 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Float ``[N, cin, H, W]`` -> ``[N, planes, H / stride, W / stride]``."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
@@ -56,7 +65,14 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, cin, planes, stride=1, dilation=1, downsample=None):
+    def __init__(
+        self,
+        cin: int,
+        planes: int,
+        stride: int = 1,
+        dilation: int = 1,
+        downsample: nn.Module | None = None,
+    ):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -67,7 +83,8 @@ class Bottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Float ``[N, cin, H, W]`` -> ``[N, 4 * planes, H / stride, W / stride]``."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
@@ -92,7 +109,13 @@ class ResNetBackbone(nn.Module):
     stem width (64 in every standard ResNet; smaller only for test models).
     """
 
-    def __init__(self, name="resnet101", in_channels=5, width=64, multi_grid=(1, 2, 4)):
+    def __init__(
+        self,
+        name: str = "resnet101",
+        in_channels: int = 5,
+        width: int = 64,
+        multi_grid: Sequence[int] = (1, 2, 4),
+    ):
         super().__init__()
         block, counts = RESNET_SPECS[name]
         if len(multi_grid) != counts[3]:

@@ -13,6 +13,8 @@ All logits are ``[N, 1, h, w]`` at the /4 grid; every resize is bilinear with al
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -56,7 +58,7 @@ class CoarseNet(nn.Module):
     ``[N, 1, *size]``.
     """
 
-    def __init__(self, in_channels=(512, 1024, 512, 256), channels: int = 256):
+    def __init__(self, in_channels: Sequence[int] = (512, 1024, 512, 256), channels: int = 256):
         super().__init__()
         self.laterals = nn.ModuleList(
             nn.Sequential(
@@ -83,10 +85,17 @@ class CoarseNet(nn.Module):
         the clicks of a refinement net)."""
         return self.laterals[i](level)
 
-    def forward(self, levels, size, laterals=None, side_outputs: bool = True):
-        """``laterals``: optional precomputed ``lateral(i, levels[i])`` for i = 1..3 (a refinement
-        click changes only level 0). ``side_outputs=False`` skips the 4 coarse heads (inference
-        uses only FineNet's output) and returns an empty logits list."""
+    def forward(
+        self,
+        levels: Sequence[torch.Tensor],
+        size: Sequence[int],
+        laterals: Sequence[torch.Tensor] | None = None,
+        side_outputs: bool = True,
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """``levels``: float ``[N, C_i, h_i, w_i]`` maps (see the class doc); ``size``: the
+        ``(h, w)`` of the logits. ``laterals``: optional precomputed ``lateral(i, levels[i])``
+        for i = 1..3 (a refinement click changes only level 0). ``side_outputs=False`` skips the
+        4 coarse heads (inference uses only FineNet's output) and returns an empty logits list."""
         feats, logits = [], []
         up = None
         for i, level in enumerate(levels):
@@ -119,7 +128,8 @@ class FineBottleneck(nn.Module):
             nn.Conv2d(cin, planes * 2, 1, bias=False), nn.BatchNorm2d(planes * 2)
         )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Float ``[N, cin, H, W]`` -> ``[N, 2 * planes, H, W]``."""
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
@@ -153,6 +163,8 @@ class FineNet(nn.Module):
             nn.BatchNorm2d(1),
         )
 
-    def forward(self, feats, size):
+    def forward(self, feats: Sequence[torch.Tensor], size: Sequence[int]) -> torch.Tensor:
+        """``feats``: CoarseNet's 4 float ``[N, channels, h_i, w_i]`` maps; returns float logits
+        ``[N, 1, *size]``."""
         parts = [c(f, size) for c, f in zip(self.cascade, feats)]
         return self.final_predict(torch.cat(parts, dim=1))

@@ -7,6 +7,7 @@ cluster folders, tests) are copied by a small pooch downloader.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from urllib.parse import urlparse
@@ -32,7 +33,13 @@ def _file_downloader(url: str, output_file, pooch_obj=None) -> None:
         shutil.copyfile(src, output_file)
 
 
-def download(url: str, folder, filename: str, sha256: str | None = None, progress=True) -> Path:
+def download(
+    url: str,
+    folder: str | os.PathLike,
+    filename: str,
+    sha256: str | None = None,
+    progress: bool = True,
+) -> Path:
     """Fetch ``url`` to ``folder/filename`` (pooch: temp file, hash check, then move)."""
     import pooch
 

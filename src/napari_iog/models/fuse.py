@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import copy
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def _fold(conv, bn):
@@ -28,7 +32,7 @@ def _fold(conv, bn):
         return fuse_conv_bn_eval(conv.eval(), bn.eval())
 
 
-def fuse_conv_bn(model) -> int:
+def fuse_conv_bn(model: nn.Module) -> int:
     """Fold BatchNorms into their convs *in place* (model must be in eval mode). Returns the
     number of folded pairs."""
     from torch import nn
@@ -58,7 +62,9 @@ def fuse_conv_bn(model) -> int:
     return count
 
 
-def optimize_for_inference(model, fuse_bn: bool = True, channels_last: bool = False):
+def optimize_for_inference(
+    model: nn.Module, fuse_bn: bool = True, channels_last: bool = False
+) -> nn.Module:
     """An eval-mode copy of ``model`` with BN folded and/or channels-last weights (see module doc).
     The original model is untouched (keep it for saving / fine-tuning)."""
     import torch

@@ -13,6 +13,7 @@ CoarseNet, FineNet) is what makes a refinement click cheap: it never re-runs the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -90,9 +91,9 @@ class IOGNet(nn.Module):
         self,
         feats: EncoderFeatures,
         click_maps: torch.Tensor | None = None,
-        out_size=None,
+        out_size: Sequence[int] | None = None,
         *,
-        laterals=None,
+        laterals: Sequence[torch.Tensor] | None = None,
         side_outputs: bool = True,
     ) -> IOGOutput:
         """PSP + CoarseNet + FineNet (+ RefinementBranch) on cached backbone features.

@@ -7,13 +7,17 @@ Input ``[N, C, h, w]``, output ``[N, out_channels, h, w]``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
 class PSPModule(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int = 512, bins=(1, 2, 3, 6)):
+    def __init__(
+        self, in_channels: int, out_channels: int = 512, bins: Sequence[int] = (1, 2, 3, 6)
+    ):
         super().__init__()
         mid = in_channels // len(bins)
         # Index layout (0 pool, 1 conv, 2 BN, 3 ReLU) is what the official checkpoints use.

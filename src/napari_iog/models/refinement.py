@@ -8,11 +8,13 @@ concatenated with layer4 before PSP, so a new click re-runs only this branch and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import nn
 
 
 class RefinementBranch(nn.Sequential):
-    def __init__(self, widths=(64, 128, 256, 256), out_channels: int = 64):
+    def __init__(self, widths: Sequence[int] = (64, 128, 256, 256), out_channels: int = 64):
         layers: list[nn.Module] = []
         cin = 2
         for w in widths:

@@ -14,10 +14,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..data.augment import AugmentConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..data.datasets import ObjectDataset
 
 
 def epoch_order(seed: int, epoch: int, n_objects: int, n_samples: int) -> np.ndarray:
@@ -54,7 +60,9 @@ class SampleJobs:
     """Map-style dataset: ``jobs[(object, epoch, step, slot)]`` -> the augmented
     :class:`~napari_iog.data.datasets.Sample` of that object (picklable, for worker processes)."""
 
-    def __init__(self, train, augment: AugmentConfig, box_jitter: float, seed: int):
+    def __init__(
+        self, train: ObjectDataset, augment: AugmentConfig, box_jitter: float, seed: int
+    ) -> None:
         self.train, self.augment, self.box_jitter, self.seed = train, augment, box_jitter, seed
 
     def __getitem__(self, key):
@@ -66,7 +74,9 @@ class SampleJobs:
 SPAWN_COPIES_BYTES = 2 << 30  # spawned workers hold a copy of the planes each: 2 GiB in all
 
 
-def auto_workers(workers: int | None, device, copy_bytes: int = 0, procs: int = 1) -> int:
+def auto_workers(
+    workers: int | None, device: torch.device | str, copy_bytes: int = 0, procs: int = 1
+) -> int:
     """``workers`` as given, or for ``None``: 0 on a CPU (workers would take the cores the step
     needs), ``min(8, cores / procs - 1)`` on CUDA (``procs``: training processes on this node,
     torchrun's ``LOCAL_WORLD_SIZE``). ``copy_bytes``: what each worker must copy (the training
@@ -82,7 +92,7 @@ def auto_workers(workers: int | None, device, copy_bytes: int = 0, procs: int = 
     return n
 
 
-def planes_nbytes(train) -> int:
+def planes_nbytes(train: ObjectDataset) -> int:
     """Bytes of an ObjectDataset's planes (network RGB + labels): what a spawned worker copies."""
     return int(sum(a.nbytes for a in train.rgb) + sum(a.nbytes for a in train.labels))
 

@@ -10,7 +10,13 @@ class Budget:
     ``"wall"`` or ``"cpu"`` (this process's CPU time / ``threads``: what the run would take on an
     idle machine); ``wall_cap_minutes``: a hard wall-clock cap on top (``None`` = none)."""
 
-    def __init__(self, minutes=None, clock: str = "wall", wall_cap_minutes=None, threads: int = 1):
+    def __init__(
+        self,
+        minutes: float | None = None,
+        clock: str = "wall",
+        wall_cap_minutes: float | None = None,
+        threads: int = 1,
+    ) -> None:
         self._t0, self._c0 = time.perf_counter(), time.process_time()
         self._threads = max(1, int(threads))
         self._budget = None if minutes is None else float(minutes) * 60.0

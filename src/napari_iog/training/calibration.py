@@ -14,12 +14,22 @@ images drawn with another convention (tighter or looser) keeps the wrong one (me
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..words import count
 from .config import MIN_VAL_FOR_BEST, FinetuneConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..config import PreprocessConfig
+    from ..data.datasets import ObjectDataset
+    from ..models.checkpoint import LoadedModel
 
 THRESHOLDS = tuple(round(0.2 + 0.05 * i, 2) for i in range(13))  # 0.20 ... 0.80
 MIN_GAIN = 0.002  # mean validation IoU a new threshold must gain over the current one
@@ -27,8 +37,14 @@ MIN_OBJECTS = MIN_VAL_FOR_BEST
 
 
 def threshold_curve(
-    model, preprocess, dataset, cfg: FinetuneConfig, device, thresholds=THRESHOLDS, progress=None
-):
+    model: torch.nn.Module,
+    preprocess: PreprocessConfig,
+    dataset: ObjectDataset,
+    cfg: FinetuneConfig,
+    device: torch.device | str,
+    thresholds: Sequence[float] = THRESHOLDS,
+    progress: Callable[[int, int], object] | None = None,
+) -> np.ndarray:
     """float64 ``[len(thresholds)]``: mean IoU of the first ``cfg.val_max_objects`` objects of
     ``dataset`` (an ObjectDataset) when the network's probabilities are cut at each threshold.
     ``progress(done, total)`` is called after each object.
@@ -67,9 +83,15 @@ def threshold_curve(
     return np.asarray(per_object, dtype=np.float64).mean(axis=0)
 
 
-def choose_threshold(curve, thresholds, current: float, min_gain: float = MIN_GAIN) -> float:
-    """The threshold of ``thresholds`` with the highest ``curve`` value, or ``current`` (which
-    must be one of ``thresholds``) when the best gains less than ``min_gain`` over it."""
+def choose_threshold(
+    curve: np.ndarray | Sequence[float],
+    thresholds: Sequence[float],
+    current: float,
+    min_gain: float = MIN_GAIN,
+) -> float:
+    """The threshold of ``thresholds`` with the highest ``curve`` value (float
+    ``[len(thresholds)]``, as :func:`threshold_curve` returns), or ``current`` (which must be
+    one of ``thresholds``) when the best gains less than ``min_gain`` over it."""
     curve = np.asarray(curve, dtype=np.float64)
     ts = [float(t) for t in thresholds]
     here = min(range(len(ts)), key=lambda i: abs(ts[i] - current))
@@ -81,7 +103,13 @@ def choose_threshold(curve, thresholds, current: float, min_gain: float = MIN_GA
     return ts[best] if curve[best] - curve[here] >= min_gain else float(current)
 
 
-def fit_threshold(loaded, dataset, cfg: FinetuneConfig, device, progress=None) -> dict:
+def fit_threshold(
+    loaded: LoadedModel,
+    dataset: ObjectDataset | None,
+    cfg: FinetuneConfig,
+    device: torch.device | str,
+    progress: Callable[[int, int], object] | None = None,
+) -> dict:
     """Measure :func:`threshold_curve` of ``loaded`` (a ``LoadedModel``) on ``dataset`` and
     choose a threshold; nothing is written. Returns the record for
     ``meta["threshold_calibration"]``: ``thresholds``, ``val_iou`` (one per threshold),
@@ -108,7 +136,9 @@ def fit_threshold(loaded, dataset, cfg: FinetuneConfig, device, progress=None) -
     }
 
 
-def save_fitted(path, loaded, record: dict, meta: dict | None = None):
+def save_fitted(
+    path: str | Path, loaded: LoadedModel, record: dict, meta: dict | None = None
+) -> Path:
     """Write ``loaded`` to ``path`` (atomically) with ``record["chosen"]`` as its threshold and
     ``record`` in ``meta["threshold_calibration"]`` (``meta``: default ``loaded.meta``)."""
     from ..models.checkpoint import save_checkpoint
@@ -118,7 +148,13 @@ def save_fitted(path, loaded, record: dict, meta: dict | None = None):
     return save_checkpoint(path, loaded.model.cpu(), pre, meta)
 
 
-def calibrate_checkpoint(path, dataset, cfg: FinetuneConfig, device, progress=None) -> dict:
+def calibrate_checkpoint(
+    path: str | Path,
+    dataset: ObjectDataset | None,
+    cfg: FinetuneConfig,
+    device: torch.device | str,
+    progress: Callable[[int, int], object] | None = None,
+) -> dict:
     """:func:`fit_threshold` for the network in checkpoint ``path``, then rewrite ``path`` with
     the result (:func:`save_fitted`). Returns the record."""
     from ..models.checkpoint import load_model

@@ -12,6 +12,7 @@ threshold fitted after training; ``docs/finetuning.md``); the paper's optimiser 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 from ..data.augment import AugmentConfig
 
@@ -150,7 +151,7 @@ class FinetuneConfig:
         ]  # fmt: skip
 
     @classmethod
-    def paper(cls, **kw) -> FinetuneConfig:
+    def paper(cls, **kw: Any) -> FinetuneConfig:
         """The official recipe's optimiser and loss (lr rescaled for a mean-reduced loss)."""
         base = dict(optimizer="sgd", lr=PAPER_LR, weight_decay=5e-4, momentum=0.9,
                     schedule="constant", loss="bce", box_jitter=0.0)  # fmt: skip
@@ -171,10 +172,10 @@ class FinetuneConfig:
             )
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
-    def replace(self, **kw) -> FinetuneConfig:
+    def replace(self, **kw: Any) -> FinetuneConfig:
         return replace(self, **kw)
 
 
-def field_meta(name: str, cls=FinetuneConfig) -> dict:
+def field_meta(name: str, cls: type = FinetuneConfig) -> dict:
     """The metadata (``help``, ``flag``, ``gui_default``...) of field ``name`` of ``cls``."""
     return dict(next(f.metadata for f in fields(cls) if f.name == name))

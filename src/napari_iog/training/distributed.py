@@ -24,10 +24,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import TrainingError
+
+if TYPE_CHECKING:
+    import torch
 
 HASH_DIR_ENV = "NAPARI_IOG_DEBUG_STATE_HASH"
 CONTINUE, STOP_TIMEOUT, STOP_CANCELLED, STOP_EARLY, FAILED = 0, 1, 2, 3, 4
@@ -54,7 +59,7 @@ class Dist:
         return self.rank == 0
 
     # ---------------------------------------------------------------------- set-up
-    def device(self, name: str):
+    def device(self, name: str) -> torch.device:
         """The torch device of this process: ``name`` resolved (``napari_iog.devices``), with
         CUDA meaning GPU ``local_rank`` under torchrun."""
         import torch
@@ -68,7 +73,7 @@ class Dist:
             torch.cuda.set_device(dev)
         return dev
 
-    def init(self, device) -> None:
+    def init(self, device: torch.device) -> None:
         """Join the process group (NCCL on CUDA, gloo otherwise) if not done yet."""
         if not self.active:
             return
@@ -77,7 +82,7 @@ class Dist:
         if not td.is_initialized():
             td.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
-    def wrap(self, module, device):
+    def wrap(self, module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
         """``module`` in ``DistributedDataParallel`` (unchanged for one process)."""
         if not self.active:
             return module
@@ -88,7 +93,7 @@ class Dist:
         return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=True)
 
     # ---------------------------------------------------------------------- collectives
-    def broadcast(self, values: list[float], device) -> list[float]:
+    def broadcast(self, values: list[float], device: torch.device) -> list[float]:
         """Rank 0's ``values`` on every process."""
         if not self.active:
             return list(values)
@@ -99,7 +104,7 @@ class Dist:
         td.broadcast(t, src=0)
         return [float(v) for v in t.tolist()]
 
-    def mean(self, value: float, device) -> float:
+    def mean(self, value: float, device: torch.device) -> float:
         """The mean of ``value`` over the processes."""
         if not self.active:
             return value
@@ -110,7 +115,7 @@ class Dist:
         td.all_reduce(t)
         return float(t.item()) / self.world
 
-    def decide(self, code: int, device) -> int:
+    def decide(self, code: int, device: torch.device) -> int:
         """Rank 0's decision ``code`` (CONTINUE, STOP_*, FAILED) on every process; a FAILED
         from rank 0 raises here on the others (rank 0 raises its own error)."""
         got = int(self.broadcast([float(code)], device)[0])
@@ -118,7 +123,7 @@ class Dist:
             raise TrainingError("Rank 0 stopped the run with an error (see its output).")
         return got
 
-    def sync_buffers(self, device, *modules) -> None:
+    def sync_buffers(self, device: torch.device, *modules: torch.nn.Module | None) -> None:
         """Broadcast rank 0's buffers (BatchNorm statistics) of ``modules`` (None skipped)."""
         if not self.active:
             return
@@ -147,7 +152,7 @@ class Dist:
                 td.destroy_process_group()
 
 
-def from_env(environ=None) -> Dist:
+def from_env(environ: Mapping[str, str] | None = None) -> Dist:
     """The :class:`Dist` of this process from torchrun's ``RANK`` / ``WORLD_SIZE`` /
     ``LOCAL_RANK`` (one process when they are absent); TrainingError for inconsistent values."""
     env = os.environ if environ is None else environ
@@ -170,7 +175,7 @@ def _comm_device(device):
     return device if getattr(device, "type", "cpu") == "cuda" else "cpu"
 
 
-def state_hash(module) -> str:
+def state_hash(module: torch.nn.Module) -> str:
     """sha256 of ``module``'s state_dict (names, dtypes and values, on the CPU)."""
     h = hashlib.sha256()
     for k, v in sorted(module.state_dict().items()):
@@ -181,7 +186,7 @@ def state_hash(module) -> str:
     return h.hexdigest()
 
 
-def write_debug_hash(dist: Dist, module) -> None:
+def write_debug_hash(dist: Dist, module: torch.nn.Module) -> None:
     """Tests: write :func:`state_hash` of ``module`` to ``$NAPARI_IOG_DEBUG_STATE_HASH``."""
     folder = os.environ.get(HASH_DIR_ENV)
     if folder:

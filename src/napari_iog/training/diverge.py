@@ -10,11 +10,18 @@ predictions are not finite, before anything is written: the previous checkpoint 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from .config import DivergedError, FinetuneConfig  # noqa: F401  (DivergedError: public here)
 
+if TYPE_CHECKING:
+    import torch
 
-def weights_finite(model) -> bool:
+    from ..data.datasets import ObjectDataset
+    from ..models.iog import IOGNet
+
+
+def weights_finite(model: torch.nn.Module) -> bool:
     """True when every parameter of ``model`` is finite. Buffers are not checked: a BatchNorm
     ``running_var`` of ``inf`` on a dead channel only zeroes that channel; what matters is
     caught by the prediction check."""
@@ -23,7 +30,9 @@ def weights_finite(model) -> bool:
     return all(bool(torch.isfinite(p.detach()).all()) for p in model.parameters())
 
 
-def probe_finite(model, dataset, device, n: int = 2) -> bool:
+def probe_finite(
+    model: IOGNet, dataset: ObjectDataset, device: torch.device | str, n: int = 2
+) -> bool:
     """True when the (eval-mode) predictions of ``model`` on the first ``n`` objects of
     ``dataset`` (no augmentation) are finite."""
     import torch
@@ -40,7 +49,13 @@ def probe_finite(model, dataset, device, n: int = 2) -> bool:
 
 
 def validate_epoch(
-    model, val, train, cfg: FinetuneConfig, device, epoch: int, lr: float
+    model: IOGNet,
+    val: ObjectDataset | None,
+    train: ObjectDataset,
+    cfg: FinetuneConfig,
+    device: torch.device | str,
+    epoch: int,
+    lr: float,
 ) -> tuple[float, float]:
     """``steps.validate`` of the model an epoch would keep (NaN, NaN without a validation set),
     after checking that it has not diverged (weights finite; predictions on the validation

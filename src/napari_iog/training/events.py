@@ -9,10 +9,10 @@ after the threshold fit, and one :class:`Finished` last.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 NAN = float("nan")
 
@@ -129,7 +129,13 @@ class Finished:
 TrainEvent = Prepared | Step | Epoch | Checkpoint | Calibrated | Finished
 
 
-def drive(events: Iterator, callback: Callable | None = None):
+_Event = TypeVar("_Event")
+_Result = TypeVar("_Result")
+
+
+def drive(
+    events: Generator[_Event, Any, _Result], callback: Callable[[_Event], object] | None = None
+) -> _Result:
     """Exhaust the generator ``events``, calling ``callback(event)`` for each; returns its value."""
     while True:
         try:

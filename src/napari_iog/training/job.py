@@ -15,14 +15,23 @@ train, keep, calibrate the kept model in memory, write the checkpoint), yielding
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import AUTO_WEIGHTS
 from .config import FinetuneConfig, TrainingError
 from .events import Prepared, TrainEvent, TrainSummary, drive
 from .loop import finetune
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..config import ModelConfig, PreprocessConfig
+    from ..data.datasets import ObjectDataset
+    from ..models.iog import IOGNet
+    from .distributed import Dist
 
 
 @dataclass(frozen=True)
@@ -114,14 +123,16 @@ class Start:
     domain: str | None
 
 
-def resolve_weights(spec: FinetuneSpec, first_image=None) -> str | None:
+def resolve_weights(spec: FinetuneSpec, first_image: np.ndarray | None = None) -> str | None:
     """The spec's start weights with ``"auto"`` resolved on ``first_image`` (None: random init)."""
     from .presets import resolve_start
 
     return resolve_start(spec.weights, first_image)
 
 
-def build_start(weights: str | None, profile: str, overrides=(), seed: int = 0) -> Start:
+def build_start(
+    weights: str | None, profile: str, overrides: Iterable[str] = (), seed: int = 0
+) -> Start:
     """The :class:`Start` from checkpoint/weights name ``weights``, else a random init of
     ``profile`` (``overrides``: ``"field=value"`` of its ModelConfig / PreprocessConfig)."""
     from .presets import unfitted
@@ -147,7 +158,9 @@ def _known_domain(weights) -> str | None:
     return domain_of_weights(weights)
 
 
-def override_configs(model_cfg, preprocess, overrides=()):
+def override_configs(
+    model_cfg: ModelConfig, preprocess: PreprocessConfig, overrides: Iterable[str] = ()
+) -> tuple[ModelConfig, PreprocessConfig]:
     """``(ModelConfig, PreprocessConfig)`` with ``["field=value", ...]`` applied; each field
     belongs to either config, values are parsed as the field's type. TrainingError otherwise."""
     from dataclasses import fields, replace
@@ -169,7 +182,12 @@ def override_configs(model_cfg, preprocess, overrides=()):
     return cfgs[0], cfgs[1]
 
 
-def build_datasets(spec: FinetuneSpec, preprocess, images: list, labels: list):
+def build_datasets(
+    spec: FinetuneSpec,
+    preprocess: PreprocessConfig,
+    images: list[np.ndarray],
+    labels: list[np.ndarray],
+) -> tuple[ObjectDataset, ObjectDataset, ObjectDataset | None]:
     """``(dataset, train, val)``: the objects of the planes ``images`` / ``labels`` (the spec's
     data) cut for ``preprocess``, split by ``spec.split`` or a ``val_fraction`` of them (no
     validation with fewer than 4 objects)."""
@@ -192,7 +210,7 @@ def build_datasets(spec: FinetuneSpec, preprocess, images: list, labels: list):
 
 
 def finetune_job(spec: FinetuneSpec, cancel: Callable[[], bool] | None = None,
-                 dist=None) -> Iterator[TrainEvent]:  # fmt: skip
+                 dist: Dist | None = None) -> Generator[TrainEvent, None, TrainSummary]:  # fmt: skip
     """Generator of the run's events (see module doc); returns (``StopIteration.value``) the
     :class:`TrainSummary`. ``cancel()`` is polled before every step. ``dist``: this process's
     place under torchrun (default: read from the environment; ``training.distributed``)."""
@@ -227,13 +245,15 @@ def finetune_job(spec: FinetuneSpec, cancel: Callable[[], bool] | None = None,
 
 
 def run_job(spec: FinetuneSpec, callback: Callable[[TrainEvent], None] | None = None,
-            cancel=None) -> TrainSummary:  # fmt: skip
+            cancel: Callable[[], bool] | None = None) -> TrainSummary:  # fmt: skip
     """Run :func:`finetune_job` to the end, calling ``callback(event)`` for every event."""
     return drive(finetune_job(spec, cancel), callback)
 
 
-def run_finetune(model, preprocess, train, val=None, cfg: FinetuneConfig | None = None, out=None,
-                 meta=None, cancel=None, resume=None,
+def run_finetune(model: IOGNet, preprocess: PreprocessConfig, train: ObjectDataset,
+                 val: ObjectDataset | None = None, cfg: FinetuneConfig | None = None,
+                 out: str | Path | None = None, meta: dict | None = None,
+                 cancel: Callable[[], bool] | None = None, resume: str | Path | None = None,
                  callback: Callable[[TrainEvent], None] | None = None) -> TrainSummary:  # fmt: skip
     """Run the engine :func:`~napari_iog.training.loop.finetune` to completion, calling
     ``callback(event)`` for every event (for ready-made datasets; specs: :func:`run_job`)."""

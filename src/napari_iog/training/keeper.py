@@ -11,14 +11,27 @@ Nothing is read back from disk.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .events import Checkpoint
 from .start_guard import KEPT_START, StartScore, epoch_score, start_wins
 
+if TYPE_CHECKING:
+    import torch
 
-def cpu_state(model) -> dict:
+    from ..config import PreprocessConfig
+    from ..data.datasets import ObjectDataset
+    from ..models.iog import IOGNet
+    from .budget import Budget
+    from .config import FinetuneConfig
+
+    Calibrate = Callable[[IOGNet, PreprocessConfig], dict]
+
+
+def cpu_state(model: torch.nn.Module) -> dict:
     """A CPU copy of ``model``'s state_dict."""
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
@@ -45,8 +58,8 @@ class Keeper:
     ``keep_best``: keep the best validation epoch (else the last); ``start``: the start
     weights' score (None = no start guard); ``best``: the score to beat."""
 
-    def __init__(self, out, preprocess, base_meta: dict, keep_best: bool,
-                 start: StartScore | None, best: float):  # fmt: skip
+    def __init__(self, out: str | Path | None, preprocess: PreprocessConfig, base_meta: dict,
+                 keep_best: bool, start: StartScore | None, best: float) -> None:  # fmt: skip
         self.out, self.preprocess, self.base_meta = out, preprocess, base_meta
         self.keep_best, self.start, self.best = keep_best, start, best
         self.kept_score: float | None = None
@@ -54,7 +67,7 @@ class Keeper:
         self.meta: dict | None = None  # their provenance
         self.path: Path | None = None
 
-    def consider(self, model, score: float, rec: dict, clock) -> Checkpoint | None:
+    def consider(self, model: IOGNet, score: float, rec: dict, clock: Budget) -> Checkpoint | None:
         """Epoch record ``rec`` (epoch, step, loss, val_iou, val_iou_refined) scored ``score``:
         keep and write ``model`` if it is the new best (or ``keep="last"``); returns the
         :class:`Checkpoint` event of the write, or None."""
@@ -74,7 +87,9 @@ class Keeper:
         return Checkpoint(rec["epoch"], rec["step"], self.path, rec["val_iou"], self.best,
                           clock.elapsed())  # fmt: skip
 
-    def finish(self, model, history: list, step: int, calibrate) -> Ending:
+    def finish(
+        self, model: IOGNet, history: list[dict], step: int, calibrate: Calibrate | None
+    ) -> Ending:
         """Settle the kept weights into ``model`` (start or kept epoch), fit the threshold with
         ``calibrate(model, preprocess) -> record`` (None: no fit) and write once if needed."""
         from .start_guard import restore_start
@@ -127,11 +142,13 @@ def _save(out, model, preprocess, meta) -> Path:
     return Path(save_checkpoint(out, model, preprocess, meta))
 
 
-def calibrator(val, cfg, device):
+def calibrator(
+    val: ObjectDataset | None, cfg: FinetuneConfig, device: torch.device | str
+) -> Calibrate:
     """``calibrate(model, preprocess) -> record``: the threshold fit on the validation objects
     ``val`` of the network in memory (``training.calibration.fit_threshold``)."""
 
-    def calibrate(model, preprocess) -> dict:
+    def calibrate(model: IOGNet, preprocess: PreprocessConfig) -> dict:
         from ..models.checkpoint import LoadedModel
         from .calibration import fit_threshold
 

@@ -14,8 +14,9 @@ validates, writes and reports. ``training.job.run_finetune`` drives it with a ca
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,6 +42,11 @@ from .distributed import (
 from .events import Calibrated, Epoch, Finished, Step, TrainEvent, TrainSummary
 from .keeper import Keeper, calibrator
 from .start_guard import epoch_score
+
+if TYPE_CHECKING:
+    from ..config import PreprocessConfig
+    from ..data.datasets import ObjectDataset
+    from ..models.iog import IOGNet
 
 
 class _Run:
@@ -266,18 +272,11 @@ class _Run:
         return summary
 
 
-def finetune(
-    model,
-    preprocess,
-    train,
-    val=None,
-    cfg: FinetuneConfig | None = None,
-    out=None,
-    meta: dict | None = None,
-    cancel: Callable[[], bool] | None = None,
-    resume=None,
-    dist: Dist | None = None,
-) -> Iterator[TrainEvent]:
+def finetune(model: IOGNet, preprocess: PreprocessConfig, train: ObjectDataset,
+             val: ObjectDataset | None = None, cfg: FinetuneConfig | None = None,
+             out: str | Path | None = None, meta: dict | None = None,
+             cancel: Callable[[], bool] | None = None, resume: str | Path | None = None,
+             dist: Dist | None = None) -> Generator[TrainEvent, None, TrainSummary]:  # fmt: skip
     """Generator; see module doc. ``out``: checkpoint path (None = no files). ``meta``: extra
     provenance stored in the checkpoint (data, slices...). ``cancel()`` is polled every step
     (on rank 0). ``dist``: this process's place under torchrun (default: one process).

@@ -11,6 +11,13 @@ depend on the crop size (the official lr 1e-8 x 512^2 ~ 2.6e-3 for this reductio
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..models.iog import IOGOutput
+
 
 def _prepare(logits, target, void):
     import torch
@@ -24,7 +31,12 @@ def _prepare(logits, target, void):
     return logits, y, valid
 
 
-def bce(logits, target, void=None, balanced: bool = False):
+def bce(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    void: torch.Tensor | None = None,
+    balanced: bool = False,
+) -> torch.Tensor:
     """Scalar BCE-with-logits, mean over non-void pixels; ``balanced`` weights each class by the
     other class's pixel fraction (per sample)."""
     import torch.nn.functional as F
@@ -41,7 +53,9 @@ def bce(logits, target, void=None, balanced: bool = False):
     return (per_px * valid).sum() / valid.sum().clamp_min(1.0)
 
 
-def soft_iou(logits, target, void=None):
+def soft_iou(
+    logits: torch.Tensor, target: torch.Tensor, void: torch.Tensor | None = None
+) -> torch.Tensor:
     """Mean over samples of ``1 - sum(p*y) / sum(p + y - p*y)`` with ``p = sigmoid(logits)``
     over non-void pixels (a differentiable surrogate of the IoU the user sees)."""
     import torch
@@ -56,13 +70,13 @@ def soft_iou(logits, target, void=None):
 
 
 def iog_loss(
-    output,
-    target,
-    void=None,
+    output: IOGOutput,
+    target: torch.Tensor,
+    void: torch.Tensor | None = None,
     balanced: bool = False,
     coarse_weight: float = 1.0,
     iou_weight: float = 0.0,
-):
+) -> torch.Tensor:
     """Sum of :func:`bce` over ``output.coarse`` (each x ``coarse_weight``) and ``output.fine``,
     plus ``iou_weight x`` :func:`soft_iou` of ``output.fine``."""
     total = bce(output.fine, target, void, balanced)

@@ -12,6 +12,11 @@ it (measured in ``docs/finetuning.md``); the model is put back in the default la
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
 
 def cpu_has_native_bf16() -> bool:
     """True when this CPU has AVX512-BF16 or AMX tiles (what makes bfloat16 autocast fast)."""
@@ -21,7 +26,7 @@ def cpu_has_native_bf16() -> bool:
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
-def autocast_dtype(device, amp: bool):
+def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
     """``torch.bfloat16`` (CUDA with bf16, CPU with native bf16), ``torch.float16`` (older
     CUDA GPUs) or None (float32)."""
     import torch
@@ -35,12 +40,12 @@ def autocast_dtype(device, amp: bool):
     return None
 
 
-def precision_name(dtype) -> str:
+def precision_name(dtype: torch.dtype | None) -> str:
     """The dtype's name for logs and provenance: float16, bfloat16 or float32 (None)."""
     return "float32" if dtype is None else str(dtype).replace("torch.", "")
 
 
-def set_layout(last: bool, *modules) -> None:
+def set_layout(last: bool, *modules: torch.nn.Module | None) -> None:
     """Put ``modules`` (None skipped) in channels-last (``last``) or the default layout."""
     import torch
 

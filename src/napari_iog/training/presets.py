@@ -6,8 +6,15 @@ the one model registry, :mod:`napari_iog.models.registry`.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import AUTO_WEIGHTS, PreprocessConfig
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..models.iog import IOGNet
 
 
 def unfitted(preprocess: PreprocessConfig) -> PreprocessConfig:
@@ -18,7 +25,12 @@ def unfitted(preprocess: PreprocessConfig) -> PreprocessConfig:
 SCRATCH = ("", "none", "scratch")  # start weights: random init of the profile
 
 
-def resolve_start(weights: str | None, image=None, rgb: bool | None = None, metadata=None):
+def resolve_start(
+    weights: str | None,
+    image: np.ndarray | None = None,
+    rgb: bool | None = None,
+    metadata: dict | None = None,
+) -> str | None:
     """The start weights of a fine-tuning run: ``"auto"`` -> the shipped starter matching
     ``image`` (``models.starters.image_domain``; None, i.e. random init, when it is not
     installed or there is no image); ``None`` / ``"none"`` / ``""`` -> None; anything else (a
@@ -37,7 +49,9 @@ def resolve_start(weights: str | None, image=None, rgb: bool | None = None, meta
         return None
 
 
-def start_model(weights, profile: str, seed: int = 0):
+def start_model(
+    weights: str | Path | None, profile: str, seed: int = 0
+) -> tuple[IOGNet, PreprocessConfig, str]:
     """The network a fine-tuning run starts from: ``(IOGNet on CPU, PreprocessConfig, text)``
     from checkpoint ``weights`` if given, else a random init of ``profile`` from ``seed``; the
     text names the start for the checkpoint's provenance. A threshold fitted to the start

@@ -3,10 +3,25 @@ counters after the latest epoch, written atomically and read back with clear err
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from .config import TrainingError
 
+if TYPE_CHECKING:
+    import torch
+    from torch.optim.swa_utils import AveragedModel
 
-def save_state(path, model, opt, ema, epoch: int, step: int, best: float) -> None:
+
+def save_state(
+    path: str | Path,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    ema: AveragedModel | None,
+    epoch: int,
+    step: int,
+    best: float,
+) -> None:
     """Write the resume state (weights, optimiser, EMA, counters) to ``path`` atomically."""
     import torch
 
@@ -19,7 +34,14 @@ def save_state(path, model, opt, ema, epoch: int, step: int, best: float) -> Non
     atomic_write(path, lambda fh: torch.save(st, fh))
 
 
-def load_state(path, model, opt, ema, device, epochs: int) -> tuple[int, int, float]:
+def load_state(
+    path: str | Path,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    ema: AveragedModel | None,
+    device: torch.device | str,
+    epochs: int,
+) -> tuple[int, int, float]:
     """Restore ``model`` / ``opt`` / ``ema`` from a resume state; returns ``(epoch, step, best)``.
     TrainingError (never a torch traceback) for a file that is not a state of this network, or
     one that already reached ``epochs``."""

@@ -10,6 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..data.datasets import ObjectDataset
+    from ..models.iog import IOGNet
+    from .config import FinetuneConfig
 
 KEPT_START = "start weights (no epoch beat their validation score)"
 
@@ -30,7 +38,12 @@ def epoch_score(v3: float, v4: float) -> float:
     return v3 if math.isnan(v4) else 0.5 * (v3 + v4)
 
 
-def measure_start(model, val, cfg, device) -> StartScore | None:
+def measure_start(
+    model: IOGNet,
+    val: ObjectDataset | None,
+    cfg: FinetuneConfig,
+    device: torch.device | str,
+) -> StartScore | None:
     """Validate the start weights of ``model`` (None when there is nothing to validate on)."""
     from .steps import validate
 
@@ -51,6 +64,6 @@ def start_wins(start: StartScore | None, kept_score: float | None) -> bool:
     return kept_score is None or not kept_score > start.score
 
 
-def restore_start(model, start: StartScore) -> None:
+def restore_start(model: torch.nn.Module, start: StartScore) -> None:
     """Put the start weights back into ``model`` (in place, on its device)."""
     model.load_state_dict(start.state_dict)

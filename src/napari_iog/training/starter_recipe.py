@@ -13,8 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from napari_iog.config import PreprocessConfig
+    from napari_iog.data.datasets import ObjectDataset
 
 VAL_PER_SOURCE = 16  # validation objects per source (checkpoint selection), at most 1 in 10
 
@@ -87,7 +92,13 @@ def recipe(domain: str) -> list[dict]:
     return [{"name": s.name, "data": s.what, "share": s.share} for s in SOURCES[domain]]
 
 
-def build_datasets(domain: str, data: Path, preprocess, seed: int = 0, log=print):
+def build_datasets(
+    domain: str,
+    data: Path,
+    preprocess: PreprocessConfig,
+    seed: int = 0,
+    log: Callable[[str], object] = print,
+) -> tuple[ObjectDataset, ObjectDataset, list[dict]]:
     """``(train, val, sources)`` ObjectDatasets over every source's planes of ``domain`` under
     the data root ``data``: up to ``VAL_PER_SOURCE`` objects of each source validate; ``train``
     repeats each source's other objects so that it makes about its share of the samples;

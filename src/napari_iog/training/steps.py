@@ -9,7 +9,9 @@ shared simulator (:func:`napari_iog.data.prompts.next_click`) and drawn with the
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,9 +20,16 @@ from ..inference.guidance import add_click
 from .config import DivergedError, FinetuneConfig, TrainingError
 from .losses import iog_loss
 
+if TYPE_CHECKING:
+    import torch
+    from torch.optim.swa_utils import AveragedModel
+
+    from ..data.datasets import ObjectDataset
+    from ..models.iog import IOGNet
+
 
 @contextmanager
-def oom_guard(batch_size: int, crop: int):
+def oom_guard(batch_size: int, crop: int) -> Iterator[None]:
     """Turn a CUDA out-of-memory error into a TrainingError that says what to lower."""
     import torch
 
@@ -67,7 +76,14 @@ def _refined_maps(model, feats, x, target, n_clicks: int, sigma: float, first_pr
     return torch.from_numpy(maps).to(x.device)
 
 
-def step_loss(model, x, y, cfg: FinetuneConfig, sigma: float, refine_clicks: int = 0):
+def step_loss(
+    model: IOGNet,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: FinetuneConfig,
+    sigma: float,
+    refine_clicks: int = 0,
+) -> torch.Tensor:
     """The training loss of one batch (a 0-d tensor with grad).
 
     Plain: loss on the 3-click output. With ``refine_clicks = n > 0`` (refinement nets): the
@@ -89,7 +105,7 @@ def step_loss(model, x, y, cfg: FinetuneConfig, sigma: float, refine_clicks: int
 _LOSS_MODULE = None
 
 
-def loss_module(model, cfg: FinetuneConfig, sigma: float):
+def loss_module(model: IOGNet, cfg: FinetuneConfig, sigma: float) -> torch.nn.Module:
     """``model`` inside an ``nn.Module`` whose ``forward(x, y, refine_clicks)`` is
     :func:`step_loss`: what ``DistributedDataParallel`` wraps (its gradient hooks need the whole
     step to run through one ``forward``). Shares ``model``'s parameters."""
@@ -99,20 +115,31 @@ def loss_module(model, cfg: FinetuneConfig, sigma: float):
     if _LOSS_MODULE is None:
 
         class StepLoss(torch.nn.Module):
-            def __init__(self, net, cfg, sigma):
+            def __init__(self, net: IOGNet, cfg: FinetuneConfig, sigma: float) -> None:
                 super().__init__()
                 self.net, self.cfg, self.sigma = net, cfg, sigma
 
-            def forward(self, x, y, refine_clicks: int = 0):
+            def forward(
+                self, x: torch.Tensor, y: torch.Tensor, refine_clicks: int = 0
+            ) -> torch.Tensor:
                 return step_loss(self.net, x, y, self.cfg, self.sigma, refine_clicks)
 
         _LOSS_MODULE = StepLoss
     return _LOSS_MODULE(model, cfg, sigma)
 
 
-def train_step(loss_net, opt, batch, device, refine_clicks: int = 0, scaler=None, amp_dtype=None):
+def train_step(
+    loss_net: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    batch: Sequence[torch.Tensor],
+    device: torch.device,
+    refine_clicks: int = 0,
+    scaler: torch.amp.GradScaler | None = None,
+    amp_dtype: torch.dtype | None = None,
+) -> float:
     """Forward/backward/step on one batch with ``loss_net`` (:func:`loss_module`, possibly in
-    DistributedDataParallel); returns this process's loss (float). ``amp_dtype``: autocast
+    DistributedDataParallel); returns this process's loss (float). ``batch``: ``(x, target,
+    click_maps)`` of :func:`~napari_iog.data.datasets.collate`. ``amp_dtype``: autocast
     dtype (``training.precision.autocast_dtype``; None = float32); ``scaler``: the GradScaler
     that float16 needs."""
     import torch
@@ -149,8 +176,11 @@ def _check_finite(fine) -> None:
         )
 
 
-def crop_ious(model, batch, sigma: float, device) -> tuple[list[float], list[float]]:
-    """Per-sample crop IoU after 3 clicks and (refinement nets) after 1 corrective click."""
+def crop_ious(
+    model: IOGNet, batch: Sequence[torch.Tensor], sigma: float, device: torch.device | str
+) -> tuple[list[float], list[float]]:
+    """Per-sample crop IoU after 3 clicks and (refinement nets) after 1 corrective click.
+    ``batch``: ``(x, target, click_maps)`` of :func:`~napari_iog.data.datasets.collate`."""
     import torch
 
     x, y, _ = (t.to(device) for t in batch)
@@ -178,7 +208,7 @@ def lr_at(cfg: FinetuneConfig, progress: float) -> float:
     return cfg.lr * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
-def make_optimizer(model, cfg: FinetuneConfig):
+def make_optimizer(model: torch.nn.Module, cfg: FinetuneConfig) -> torch.optim.Optimizer:
     import torch
 
     params = [p for n, p in model.named_parameters() if p.requires_grad]
@@ -189,7 +219,7 @@ def make_optimizer(model, cfg: FinetuneConfig):
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def make_ema(model, decay: float):
+def make_ema(model: torch.nn.Module, decay: float) -> AveragedModel | None:
     """``AveragedModel`` keeping an exponential moving average of ``model``'s parameters and
     buffers (BatchNorm statistics); None when ``decay`` is 0. The decay warms up as
     ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so the random initial weights do not
@@ -206,13 +236,15 @@ def make_ema(model, decay: float):
     return AveragedModel(model, avg_fn=ema, use_buffers=True)
 
 
-def set_train_mode(model, cfg: FinetuneConfig) -> None:
+def set_train_mode(model: IOGNet, cfg: FinetuneConfig) -> None:
     model.train()
     if cfg.freeze_backbone:
         model.backbone.eval()  # keep BN statistics of the frozen backbone
 
 
-def validate(model, dataset, cfg: FinetuneConfig, device) -> tuple[float, float]:
+def validate(
+    model: IOGNet, dataset: ObjectDataset, cfg: FinetuneConfig, device: torch.device | str
+) -> tuple[float, float]:
     """Mean crop IoU after the 3 IOG clicks and after 1 simulated corrective click (refinement
     nets; NaN otherwise) over at most ``cfg.val_max_objects`` objects, no augmentation."""
     from ..data.datasets import collate

@@ -21,11 +21,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from napari_iog.volumes.labels_store import LabelStore, LabelStoreError
 from napari_iog.volumes.source import LABELS_GROUP, Volume, writable
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
 
 DEFAULT_NAME = "iog"
 # uint16, not OME-Zarr's usual uint32: napari shows uint8/uint16 labels directly, while a uint32
@@ -159,7 +163,7 @@ def open_labels(
     name: str = DEFAULT_NAME,
     path: str | os.PathLike | None = None,
     create: bool = True,
-    dtype=LABELS_DTYPE,
+    dtype: DTypeLike = LABELS_DTYPE,
 ) -> LabelStore | None:
     """The :class:`LabelStore` of ``volume`` (see module doc for where it lives).
 

@@ -16,10 +16,14 @@ was opened (never lowered by an undo, so an id is not reused after undo). No ful
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from napari_iog.volumes.plane_cache import PlaneCache, plane_request
+
+if TYPE_CHECKING:
+    import zarr
 
 WHOLE_READ_LIMIT = 1 << 28  # bytes: np.asarray(store) beyond this is refused (a 17 GB volume)
 
@@ -43,7 +47,9 @@ class LabelStore:
     ``provenance``: that JSON's path; ``max_id``: see module doc.
     """
 
-    def __init__(self, array, path: Path | None, provenance: Path | None, max_id: int = 0):
+    def __init__(
+        self, array: zarr.Array, path: Path | None, provenance: Path | None, max_id: int = 0
+    ):
         self.array = array
         self.path = None if path is None else Path(path)
         self.provenance = None if provenance is None else Path(provenance)

@@ -10,13 +10,20 @@ every edit to zarr AND to the cached plane, so both always agree. At most :data:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 KEEP = 1
 
 
-def plane_request(key, shape: tuple[int, ...]):
+def plane_request(
+    key: object, shape: tuple[int, ...]
+) -> tuple[tuple[int, ...], tuple[slice, ...], tuple[bool, ...]] | None:
     """``(leading index tuple, (row slice, col slice), keep)`` when ``key`` selects ONE plane of
     an array of ``shape`` with basic slices in its last two axes (``keep``: per leading axis,
     whether it stays as a length-1 axis); None for any other key."""
@@ -56,7 +63,7 @@ class PlaneCache:
     def __init__(self):
         self._planes: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
 
-    def plane(self, lead: tuple[int, ...], load) -> np.ndarray:
+    def plane(self, lead: tuple[int, ...], load: Callable[[], ArrayLike]) -> np.ndarray:
         """The cached plane ``lead`` (``load()`` reads it on a miss)."""
         if lead in self._planes:
             self._planes.move_to_end(lead)

@@ -15,8 +15,12 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from zarr.storage import LocalStore
 
 LABELS_GROUP = "labels"  # OME-Zarr: image.zarr/labels/<name>
 
@@ -191,7 +195,7 @@ def _plain_volume(path: Path, store) -> Volume:
     )
 
 
-def open_volume(path: str | os.PathLike, store=None) -> Volume:
+def open_volume(path: str | os.PathLike, store: LocalStore | None = None) -> Volume:
     """Open the image at ``path`` (a zarr folder) as a :class:`Volume`; nothing is read yet.
 
     ``store``: a zarr ``LocalStore`` of that folder to read through instead (e.g. one that makes

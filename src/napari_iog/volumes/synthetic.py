@@ -15,11 +15,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from zarr.storage import LocalStore
 
 from napari_iog.structures import BBox
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from zarr.abc.store import ByteRequest
+    from zarr.core.buffer import Buffer, BufferPrototype
 
 TILE = 256  # one cell per TILE x TILE tile of level 0
 _CHUNK_KEY = re.compile(r"^s(\d+)/c/(\d+)/(\d+)/(\d+)$")
@@ -44,7 +50,7 @@ def _cells(ti, tj):
     return ti * TILE + TILE / 2 + jr, tj * TILE + TILE / 2 + jc, r0, phase
 
 
-def radius(r0, phase, z):
+def radius(r0: ArrayLike, phase: ArrayLike, z: ArrayLike) -> np.ndarray | float:
     """Cell radius on slice ``z`` (slowly varying: followable through slices)."""
     return r0 * (1 + 0.25 * np.sin(np.asarray(z, dtype=np.float64) / 15 + phase))
 
@@ -143,7 +149,12 @@ class SyntheticStore(LocalStore):
         self.reads += 1
         return block.tobytes()
 
-    async def get(self, key, prototype=None, byte_range=None):
+    async def get(
+        self,
+        key: str,
+        prototype: BufferPrototype | None = None,
+        byte_range: ByteRequest | None = None,
+    ) -> Buffer | None:
         m = _CHUNK_KEY.match(key)
         if m is None:
             return await super().get(key, prototype, byte_range)
