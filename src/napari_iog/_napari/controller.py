@@ -1,9 +1,9 @@
 """AnnotatorController: the annotation loop between napari layers and the core session.
 
 Prompt layers -> Prompt (``layers.py``) -> ``InteractionSession`` computed in a worker
-(``workers.py``) -> preview layer -> commit into a Labels layer (``commit.py``) + provenance.
-No model logic lives here, and no Qt widget: the dock widget (``widget.py``) only sets the
-attributes below and calls the methods; tests drive this class directly.
+(``workers.py``) -> preview layer (``preview.py``) -> commit into a Labels layer (``commit.py``)
++ provenance. No model logic and no Qt widget here: the dock widget (``widget.py``) only sets
+the attributes below and calls the methods; tests drive this class directly.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from qtpy.QtCore import QTimer
 
 from napari_iog._napari import layers as L
 from napari_iog._napari import overlays as O
+from napari_iog._napari import preview as P
 from napari_iog._napari.labels_ops import NEW_LABELS, LabelsOps
 from napari_iog._napari.model_choice import predictor_description
 from napari_iog._napari.workers import PredictionRunner, offload_walker
@@ -103,7 +104,7 @@ class AnnotatorController(LabelsOps):
             show_warning(str(err))
             return
         if self.image is not None and result is not None:
-            L.show_preview(self.viewer, self.image, self.leading, result)
+            P.show_preview(self.viewer, self.image, self.leading, result)
         tail = f": preview {result.area} px." if result is not None else "."
         self._status(f"Mask threshold {float(value):.2f}{tail}")
 
@@ -126,7 +127,7 @@ class AnnotatorController(LabelsOps):
             if id(layer) not in self._connected:
                 layer.events.data.connect(self._on_layer_data)
                 self._connected.add(id(layer))
-        L.show_preview(self.viewer, image, (), None, create=True)  # now, not on the first result
+        P.show_preview(self.viewer, image, (), None, create=True)  # now, not on the first result
         self.fit_overlays()
         self.points.mode = "add"
         self.viewer.layers.selection.active = self.points
@@ -243,7 +244,7 @@ class AnnotatorController(LabelsOps):
         if token != self._token:
             return  # the object was cleared or committed meanwhile
         self.session.push(prompt, result)
-        L.show_preview(self.viewer, self.image, self.leading, result)
+        P.show_preview(self.viewer, self.image, self.leading, result)
         if result.area == 0:
             self._status("The model found nothing here: add a positive click or redraw the box.")
         else:
@@ -276,16 +277,15 @@ class AnnotatorController(LabelsOps):
         self.edit_id = self.edit_mask = None
         if self.image is not None and self.points is not None:
             L.write_prompt(self.points, self.box, self.image, (), None)
-            L.show_preview(self.viewer, self.image, (), None)
+            P.show_preview(self.viewer, self.image, (), None)
             self._update_next_role()
 
     def _show_interaction(self, inter) -> None:
         self._token += 1
         prompt = None if inter is None else inter.prompt
         L.write_prompt(self.points, self.box, self.image, self.leading, prompt)
-        L.show_preview(
-            self.viewer, self.image, self.leading, None if inter is None else inter.result
-        )
+        result = None if inter is None else inter.result
+        P.show_preview(self.viewer, self.image, self.leading, result)
         self._update_next_role()
 
     def undo_click(self) -> None:

@@ -12,12 +12,16 @@ translate so that clicks land on the same pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from napari.layers import Image, Labels, Points, Shapes
+from napari.layers import Image, Layer, Points, Shapes
 
-from napari_iog._napari.pooling import pooled, preview_step
 from napari_iog.structures import BBox, Click, Prompt
+
+if TYPE_CHECKING:
+    import napari
+    from numpy.typing import ArrayLike
 
 POINTS_NAME = "IOG points"
 BOX_NAME = "IOG box"
@@ -45,7 +49,7 @@ class PlacedPoint:
     col: float
 
 
-def world_to_pixel(image: Image, world) -> tuple[tuple[int, ...], float, float]:
+def world_to_pixel(image: Image, world: ArrayLike) -> tuple[tuple[int, ...], float, float]:
     """World position (any length >= image.ndim) -> (leading slice index, row, col) of ``image``."""
     data = np.asarray(image.world_to_data(np.asarray(world, dtype=float)), dtype=float)
     data = np.round(data, 6)  # drop float noise of scale/translate round trips (19.999999 -> 20)
@@ -58,7 +62,7 @@ def pixel_to_world(image: Image, leading: tuple[int, ...], row: float, col: floa
     return np.asarray(image.data_to_world([*leading, row, col]), dtype=float)
 
 
-def current_leading(viewer, image: Image) -> tuple[int, ...]:
+def current_leading(viewer: napari.Viewer, image: Image) -> tuple[int, ...]:
     """Slice index (leading data axes) of ``image`` shown at the viewer's current dims point,
     clipped to the image's extent."""
     leading, _, _ = world_to_pixel(image, viewer.dims.point)
@@ -73,13 +77,13 @@ def spatial_shape(image: Image) -> tuple[int, ...]:
     return shape[:-1] if image.rgb else shape
 
 
-def plane(image: Image, leading: tuple[int, ...]):
+def plane(image: Image, leading: tuple[int, ...]) -> ArrayLike:
     """The 2D plane ``[H, W]`` or ``[H, W, 3|4]`` at ``leading`` (a view or lazy array slice)."""
     data = image.data[0] if image.multiscale else image.data
     return data[tuple(leading)] if leading else data
 
 
-def image_warnings(viewer, image: Image) -> list[str]:
+def image_warnings(viewer: napari.Viewer, image: Image) -> list[str]:
     """Problems worth telling the user before annotating ``image`` (empty list when fine)."""
     msgs = []
     shape = spatial_shape(image)
@@ -107,7 +111,7 @@ def image_warnings(viewer, image: Image) -> list[str]:
     return msgs
 
 
-def _layer(viewer, name, kind):
+def layer_named(viewer: napari.Viewer, name: str, kind: type) -> Layer | None:
     layer = viewer.layers[name] if name in viewer.layers else None
     return layer if isinstance(layer, kind) else None
 
@@ -115,7 +119,7 @@ def _layer(viewer, name, kind):
 def _reusable(viewer, name, kind, ndim):
     """The plugin layer ``name`` if present with ``ndim`` dimensions; one of another ndim is
     renamed "(ND, old)" (kept, never deleted) and None returned so a fresh one is made."""
-    layer = _layer(viewer, name, kind)
+    layer = layer_named(viewer, name, kind)
     if layer is not None and layer.ndim != ndim:
         layer.name = f"{name} ({layer.ndim}D, old)"
         return None
@@ -127,7 +131,7 @@ def _place_like(layer, image: Image) -> None:
     layer.translate = image.translate
 
 
-def get_points_layer(viewer, image: Image) -> Points:
+def get_points_layer(viewer: napari.Viewer, image: Image) -> Points:
     """The plugin's Points layer (reused if present and of the image's ndim, else created)."""
     layer = _reusable(viewer, POINTS_NAME, Points, image.ndim)
     if layer is None:
@@ -142,7 +146,7 @@ def get_points_layer(viewer, image: Image) -> Points:
     return layer
 
 
-def get_box_layer(viewer, image: Image) -> Shapes:
+def get_box_layer(viewer: napari.Viewer, image: Image) -> Shapes:
     """The plugin's Shapes layer for box prompts (rectangles; reused if present)."""
     layer = _reusable(viewer, BOX_NAME, Shapes, image.ndim)
     if layer is None:
@@ -201,7 +205,9 @@ def last_rect_leading(shapes: Shapes, image: Image) -> tuple[int, ...] | None:
     return None
 
 
-def write_prompt(points: Points, shapes: Shapes, image: Image, leading, prompt: Prompt | None):
+def write_prompt(
+    points: Points, shapes: Shapes, image: Image, leading: tuple[int, ...], prompt: Prompt | None
+) -> None:
     """Show ``prompt`` in the layers: a rectangle for its box, points for inside/corrections."""
     with points.events.data.blocker(), shapes.events.data.blocker():
         shapes.data = []
@@ -259,42 +265,3 @@ def next_role(placed: list[PlacedPoint], has_rect: bool, polarity_positive: bool
     if not any(p.role == "inside" for p in placed):
         return "inside"
     return "positive" if polarity_positive else "negative"
-
-
-def show_preview(viewer, image: Image, leading, result, create: bool = False) -> Labels | None:
-    """Show a MaskResult in the preview layer: only its window (cheap for huge images), placed
-    on slice ``leading`` with the image's scale/translate. ``result=None`` empties it (and makes
-    it for ``image`` only with ``create``)."""
-    ndim, step = image.ndim, 1 if result is None else preview_step(viewer, image.scale)
-    mask = np.zeros((1, 1), bool) if result is None else pooled(result.mask, step)
-    data = mask.astype(np.uint8).reshape((1,) * (ndim - 2) + mask.shape)
-    origin = (
-        [0] * ndim if result is None else [*leading, *(o + (step - 1) / 2 for o in result.origin)]
-    )
-    scale = np.array(image.scale, dtype=float)  # a copy: scaled below for the pooled preview
-    translate = np.asarray(image.translate, dtype=float) + scale * np.asarray(origin, dtype=float)
-    scale[-2:] *= step
-    layer = _layer(viewer, PREVIEW_NAME, Labels)
-    if result is None and not create and (layer is None or layer.ndim != ndim):
-        if layer is not None:  # nothing to show: never add a layer just to empty it (this may
-            viewer.layers.remove(layer)  # run inside a layer-list event, e.g. viewer.close())
-        return None
-    if layer is None or layer.ndim != ndim:
-        if layer is not None:
-            viewer.layers.remove(layer)
-        layer = viewer.add_labels(data, name=PREVIEW_NAME, opacity=0.9, scale=scale)
-        from napari.utils.colormaps import DirectLabelColormap
-
-        # an outline, so the preview never looks like a committed (filled) label
-        layer.colormap = DirectLabelColormap(
-            color_dict={None: "transparent", 0: "transparent", 1: "cyan"}
-        )
-        layer.contour = 1  # overlays.fit_to_zoom makes it constant on screen
-    layer.data = data  # small (pooled when zoomed out): the refreshes below stay cheap
-    if not np.array_equal(layer.scale, scale):  # each assignment re-slices the layer
-        ratio = float(layer.scale[-1]) / float(scale[-1])  # keep the contour's width on screen
-        layer.contour = max(1, int(round(layer.contour * ratio)))
-        layer.scale = scale
-    if not np.array_equal(layer.translate, translate):
-        layer.translate = translate
-    return layer

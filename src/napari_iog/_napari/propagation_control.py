@@ -18,6 +18,7 @@ from napari.utils.notifications import show_info, show_warning
 from qtpy.QtCore import QTimer
 
 from napari_iog._napari import layers as L
+from napari_iog._napari import preview as P
 from napari_iog._napari.commit import CommitError, commit_many
 from napari_iog._napari.controller import normalisation, normalisation_record
 from napari_iog._napari.provenance import record_commit
@@ -138,7 +139,7 @@ class PropagationControl:
         now = time.monotonic()
         if step.accepted and now - self._shown >= PREVIEW_EVERY_S:
             self._shown = now  # a preview costs ~50 ms of GUI time: a few per second at most
-            L.show_preview(
+            P.show_preview(
                 self.ctl.viewer, self.ctl.image, (*self._source[1], step.index), step.result
             )
         text = f"slice {step.index}: " + ("ok" if step.accepted else f"stop ({step.reason})")
@@ -164,7 +165,7 @@ class PropagationControl:
         if self._pbar is not None:
             self._pbar.close()
             self._pbar = None
-        L.show_preview(ctl.viewer, ctl.image, (), None)
+        P.show_preview(ctl.viewer, ctl.image, (), None)
         items = [(lead, res) for lead, res, _ in self._accepted]
         try:
             n = commit_many(labels, items, value, ctl.mode)
