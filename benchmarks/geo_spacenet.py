@@ -34,12 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_iog.evaluation.metrics import iou
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def shared_dir() -> Path:
-    env = os.environ.get("NAPARI_IOG_SHARED")
-    return Path(env) if env else (REPO / ".." / "shared").resolve()
 
 
 def commit_all(image, instances, weights: str, device: str):
@@ -58,12 +55,6 @@ def commit_all(image, instances, weights: str, device: str):
         records.append({"value": i, "kind": "commit", "prompt": prompt.to_dict(),
                         "predictor": weights, "mode": "keep"})  # fmt: skip
     return labels, records, (time.perf_counter() - t0) / max(1, len(records))
-
-
-def iou(a, b) -> float:
-    from napari_iog.geo.check import mask_iou
-
-    return float(mask_iou(a, b))
 
 
 def export_check(labels, records, ref, out: Path) -> dict:
@@ -161,6 +152,8 @@ def main(argv=None) -> int:
     ap.add_argument("--results", default=None, help="write the results JSON here")
     args = ap.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    from fewshot import shared_dir  # benchmarks/ is first on the path
+
     d = shared_dir() / "data" / "aerial-spacenet"
     if not d.is_dir():
         print(f"{d} is absent: put the shared folder beside the repo or set NAPARI_IOG_SHARED")

@@ -32,11 +32,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def shared_dir() -> Path:
-    env = os.environ.get("NAPARI_IOG_SHARED")
-    return Path(env) if env else (REPO / ".." / "shared").resolve()
-
-
 def parse_range(text: str) -> list[int]:
     out = []
     for part in text.split(","):
@@ -156,6 +151,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from distributed import Client, LocalCluster
+    from fewshot import shared_dir  # benchmarks/ is first on the path
 
     from napari_iog.harvest import HarvestConfig, load_boxes, run_harvest
     from napari_iog.harvest.config import weights_identity

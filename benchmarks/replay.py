@@ -27,13 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_iog.evaluation.metrics import iou
+
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_SLICES = range(10)  # 00-09: the training half; 10-19 are test-only
 
 
 def _root() -> Path | None:
-    shared = Path(os.environ.get("NAPARI_IOG_SHARED", REPO / ".." / "shared"))
-    root = shared / "data" / "sstem-drosophila-vnc"
+    from fewshot import shared_dir  # benchmarks/ is first on the path
+
+    root = shared_dir() / "data" / "sstem-drosophila-vnc"
     return root if (root / "raw").is_dir() else None
 
 
@@ -80,8 +83,7 @@ def miou(stack_or_results, truth) -> float:
             pred = np.zeros_like(gt) if res is None else res.full_mask()
         else:
             pred = stack_or_results[z] == value
-        union = np.logical_or(pred, gt).sum()
-        ious.append(np.logical_and(pred, gt).sum() / union if union else 0.0)
+        ious.append(iou(pred, gt))  # gt: objects of >= 50 px, never empty
     return float(np.mean(ious))
 
 

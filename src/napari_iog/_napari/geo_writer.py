@@ -63,14 +63,15 @@ def layer_metadata(layer: Layer) -> dict:
     (``models.starters.image_domain``: georeferenced = aerial) see the same record. A plain
     TIFF, another format or no ``[geo]`` extra: the metadata as is."""
     from napari_iog.geo.georef import METADATA_KEY
-    from napari_iog.geo.raster import is_georeferenced, read_georeference
+    from napari_iog.geo.raster import crs_georeference
 
     meta = dict(layer.metadata or {})
     path = getattr(layer.source, "path", None)
     if METADATA_KEY in meta or not path or Path(str(path)).suffix.lower() not in (".tif", ".tiff"):
         return meta
-    if is_georeferenced(path):
-        meta[METADATA_KEY] = read_georeference(path).to_dict()
+    ref = crs_georeference(path)
+    if ref is not None:
+        meta[METADATA_KEY] = ref.to_dict()
     return meta
 
 

@@ -46,9 +46,3 @@ def vertex_errors(geometry: BaseGeometry, mask: np.ndarray, georef: GeoReference
     ri = np.clip(np.rint(re).astype(np.int64), 0, corners.shape[0] - 1)
     ci = np.clip(np.rint(ce).astype(np.int64), 0, corners.shape[1] - 1)
     return np.hypot(re - ri, ce - ci) + dist[ri, ci]
-
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two bool masks (1.0 when both are empty)."""
-    union = np.count_nonzero(a | b)
-    return 1.0 if union == 0 else np.count_nonzero(a & b) / union

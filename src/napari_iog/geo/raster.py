@@ -54,12 +54,14 @@ def read_georeference(path: str | os.PathLike) -> GeoReference:
         return _georef(ds)
 
 
-def is_georeferenced(path: str | os.PathLike) -> bool:
-    """True when ``path`` is a raster with a CRS (False for plain TIFFs and unreadable files)."""
+def crs_georeference(path: str | os.PathLike) -> GeoReference | None:
+    """The georeference of ``path`` when it is a raster with a CRS; None for plain TIFFs,
+    unreadable files and installs without the ``[geo]`` extra (one read of the header)."""
     try:
-        return read_georeference(path).has_crs
+        ref = read_georeference(path)
     except (GeoInputError, ImportError):
-        return False
+        return None
+    return ref if ref.has_crs else None
 
 
 def _bands_last(data: np.ndarray) -> np.ndarray:
