@@ -11,8 +11,9 @@ import pytest
 
 pytest.importorskip("rasterio")
 
+from napari_iog.evaluation.metrics import iou  # noqa: E402
 from napari_iog.geo import GeoInputError, GeoReference  # noqa: E402
-from napari_iog.geo.check import mask_iou, vertex_errors  # noqa: E402
+from napari_iog.geo.check import vertex_errors  # noqa: E402
 from napari_iog.geo.deps import GeoDependencyError, NoCRSWarning  # noqa: E402
 from napari_iog.geo.raster import read_georeference, read_raster, write_label_geotiff  # noqa: E402
 from napari_iog.geo.vector_io import read_vector, write_features  # noqa: E402
@@ -84,7 +85,7 @@ def test_polygons_round_trip_exactly_with_holes_and_touching_objects():
     back = features_to_labels([f.geometry for f in feats], [f.id for f in feats], ref)
     np.testing.assert_array_equal(back, lab)
     for f in feats:
-        assert mask_iou(back == f.id, lab == f.id) == 1.0
+        assert iou(back == f.id, lab == f.id) == 1.0
         assert vertex_errors(f.geometry, lab == f.id, ref).max() <= 1e-6
     assert feats[4].geometry.area == pytest.approx(0.25)  # one 0.5 m pixel, in m^2
 
