@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from napari_iog.inference.base import ImagePredictorBase
     from napari_iog.inference.interface import PromptPredictor
 
-MASK_MARGIN = 5  # px around a mask-seeded box (as "Edit id" seeds an object without provenance)
+MASK_MARGIN = (
+    5  # px around a mask-seeded box (replay, and "Edit id" of an object without provenance)
+)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from napari_iog._napari.commit import (
 from napari_iog._napari.provenance import record_commit, records
 from napari_iog._napari.volume_labels import save_provenance, watch
 from napari_iog.inference.session import prompt_from_mask
+from napari_iog.replay import MASK_MARGIN
+from napari_iog.replay import stored_prompt as from_records
 from napari_iog.structures import Prompt
 
 NEW_LABELS = "<new labels layer>"
@@ -34,8 +36,6 @@ def stored_prompt(
 ) -> Prompt | None:
     """The stored prompt of object ``value`` on slice ``leading`` of ``labels`` (the rule is
     :func:`napari_iog.replay.stored_prompt`), or None."""
-    from napari_iog.replay import stored_prompt as from_records
-
     return from_records(records(labels), value, leading, mask)
 
 
@@ -184,7 +184,7 @@ class LabelsOps:
         self.edit_id = int(label_id)
         prompt = stored_prompt(labels, int(label_id), leading, mask)
         how = "its stored prompt and clicks" if prompt is not None else "its mask"
-        prompt = prompt or prompt_from_mask(mask, margin=5)
+        prompt = prompt or prompt_from_mask(mask, margin=MASK_MARGIN)
         self.edit_mask, self._edit_ok = mask, False
         L.write_prompt(self.points, self.box, self.image, leading, prompt)
         self._update_next_role()
