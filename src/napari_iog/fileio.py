@@ -44,6 +44,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     return path
 
 
+def sidecar_path(labels_path: str | os.PathLike) -> Path:
+    """Where the provenance JSON of a labels file or store sits: beside it, named after its stem
+    up to the first dot: ``labels.tif`` -> ``labels.iog.json``, ``x.zarr`` -> ``x.iog.json``,
+    ``.../labels/iog`` -> ``.../labels/iog.iog.json`` (the napari writers, ``export-polygons``,
+    the zarr labels stores and the harvest ledger)."""
+    p = Path(labels_path)
+    return p.with_name(p.name.split(".")[0] + ".iog.json")
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     data = text.encode("utf-8")

@@ -33,8 +33,8 @@ def test_demo_opens_sample_and_annotator(qtbot, monkeypatch, capsys):
 
 
 def test_provenance_export_and_writer(annotator, qtbot, tmp_path):
-    from napari_iog._napari.provenance import sidecar_path
     from napari_iog._napari.writer import write_labels
+    from napari_iog.fileio import sidecar_path
 
     viewer, w = annotator
     ctl = w.ctl

@@ -125,9 +125,10 @@ def test_geotiff_writer_never_overwrites_the_open_image(make_napari_viewer, geot
     assert path.read_bytes() == before
 
 
-def test_cli_and_napari_agree_on_the_provenance_sidecar_name(tmp_path):
-    from napari_iog._napari.provenance import sidecar_path
-    from napari_iog.geo.attributes import sidecar_of
+def test_cli_and_napari_share_the_provenance_sidecar_name(tmp_path):
+    """One rule (``fileio.sidecar_path``) for the napari writers, export-polygons and the zarr
+    stores: the stem up to the first dot + ``.iog.json``, beside the labels."""
+    from napari_iog.fileio import sidecar_path
 
-    for name in ("labels.tif", "a.b.tiff", "x.npy"):
-        assert sidecar_of(tmp_path / name) == sidecar_path(tmp_path / name)
+    for name, side in (("labels.tif", "labels"), ("a.b.tiff", "a"), ("x.npy", "x"), ("iog", "iog")):
+        assert sidecar_path(tmp_path / name) == tmp_path / f"{side}.iog.json"

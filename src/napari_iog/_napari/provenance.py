@@ -79,12 +79,6 @@ def records(labels: Labels) -> list[dict]:
     return list(store["objects"]) if isinstance(store, dict) and "objects" in store else []
 
 
-def sidecar_path(labels_path: str | os.PathLike) -> Path:
-    """``labels.tif`` -> ``labels.iog.json`` (the JSON that sits next to the saved labels)."""
-    p = Path(labels_path)
-    return p.with_name(p.name.split(".")[0] + ".iog.json")
-
-
 def export_json(labels: Labels, path: str | os.PathLike) -> Path:
     """Write the layer's provenance to ``path`` atomically (temp file + os.replace)."""
     path = Path(path)

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from napari_iog._napari.provenance import KEY, sidecar_path
-from napari_iog.fileio import atomic_write, atomic_write_text
+from napari_iog._napari.provenance import KEY
+from napari_iog.fileio import atomic_write, atomic_write_text, sidecar_path
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike

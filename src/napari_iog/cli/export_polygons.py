@@ -78,7 +78,8 @@ def _georef(args, first: Path):
 
 
 def run(args: argparse.Namespace) -> int:
-    from napari_iog.geo.attributes import attributes_from_records, records_of_sidecar, sidecar_of
+    from napari_iog.fileio import sidecar_path
+    from napari_iog.geo.attributes import attributes_from_records, records_of_sidecar
     from napari_iog.geo.vector_io import write_features
     from napari_iog.geo.vectorize import Feature, labels_to_features
     from napari_iog.pathguard import check_output, expand_inputs
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             labels = _read_labels(path)
             records = []
             if not args.no_provenance:
-                side = Path(args.provenance) if args.provenance else sidecar_of(path)
+                side = Path(args.provenance) if args.provenance else sidecar_path(path)
                 records = records_of_sidecar(side)
             attrs = attributes_from_records(records)
             features += [

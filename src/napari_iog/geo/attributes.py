@@ -48,13 +48,6 @@ def attributes_from_records(records: Iterable[Mapping] | None) -> dict[int, dict
     return rows
 
 
-def sidecar_of(labels_path: str | os.PathLike) -> Path:
-    """``labels.tif`` -> ``labels.iog.json``: where the napari writer saves the provenance (the
-    same rule as ``napari_iog._napari.provenance.sidecar_path``; a test checks they agree)."""
-    p = Path(labels_path)
-    return p.with_name(p.name.split(".")[0] + ".iog.json")
-
-
 def records_of_sidecar(path: str | os.PathLike) -> list[dict]:
     """The ``objects`` list of a saved provenance JSON (``labels.iog.json``); ``[]`` if absent."""
     p = Path(path)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_iog.fileio import atomic_write_text
+from napari_iog.fileio import atomic_write_text, sidecar_path
 from napari_iog.harvest import rle
 from napari_iog.harvest.config import HarvestConfigError
 from napari_iog.harvest.plan import HarvestPlan, ImageTask
@@ -51,9 +51,7 @@ class ZarrLabelsSink:
             )
         self.z_of = {t.image_id: z for z, t in enumerate(plan.images)}
         self.n = len(plan.images)
-        from napari_iog.volumes.labels_open import provenance_path
-
-        self.ledger_path = provenance_path(self.path)
+        self.ledger_path = sidecar_path(self.path)
         self.ledger = self._read_ledger()
         self.array = None
 

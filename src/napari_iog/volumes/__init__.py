@@ -7,7 +7,6 @@ from napari_iog.volumes.labels_open import (
     default_path,
     label_chunks,
     open_labels,
-    provenance_path,
     suggested_path,
 )
 from napari_iog.volumes.labels_store import LabelStore, LabelStoreError
@@ -24,7 +23,6 @@ __all__ = [
     "label_chunks",
     "open_labels",
     "open_volume",
-    "provenance_path",
     "suggested_path",
     "writable",
 ]

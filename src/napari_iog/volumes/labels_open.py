@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from napari_iog.fileio import sidecar_path
 from napari_iog.volumes.labels_store import LabelStore, LabelStoreError
 from napari_iog.volumes.source import LABELS_GROUP, Volume, writable
 
@@ -58,12 +59,6 @@ def label_chunks(volume: Volume) -> tuple[int, ...]:
     return lead + tuple(min(PLANE_CHUNK, s) for s in volume.shape[-2:])
 
 
-def provenance_path(labels_path: Path) -> Path:
-    """``.../labels/iog`` -> ``.../labels/iog.iog.json``; ``x.zarr`` -> ``x.iog.json``."""
-    p = Path(labels_path)
-    return p.with_name(p.name.split(".")[0] + ".iog.json")
-
-
 def suggested_path(volume: Volume, name: str = DEFAULT_NAME) -> Path:
     """A writable place for labels of a read-only image: the current folder if writable, else
     the home folder; ``<image stem>.<name>-labels.zarr``."""
@@ -83,14 +78,14 @@ def default_path(volume: Volume, name: str = DEFAULT_NAME) -> Path:
 
 def _sidecar_max(labels_path: Path) -> int | None:
     try:
-        doc = json.loads(provenance_path(labels_path).read_text(encoding="utf-8"))
+        doc = json.loads(sidecar_path(labels_path).read_text(encoding="utf-8"))
         return int(doc["max_id"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def _wrap(array, labels_path: Path, read_only: bool) -> LabelStore:
-    store = LabelStore(array, labels_path, provenance_path(labels_path))
+    store = LabelStore(array, labels_path, sidecar_path(labels_path))
     store.read_only = read_only
     top = _sidecar_max(labels_path)
     store.max_id = store.scan_max() if top is None else top
